@@ -1,0 +1,1 @@
+//! Clustering (stub, being written).
