@@ -29,6 +29,7 @@
 
 pub mod cluster;
 pub mod data;
+pub mod demo;
 pub mod error;
 pub mod io;
 pub mod pca;
