@@ -135,6 +135,18 @@ impl PreprocessFlags {
     }
 }
 
+/// Prints to stdout, returning an error (instead of panicking as `println!` does) when stdout is closed.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        writeln!(std::io::stdout(), $($arg)*)?;
+    }};
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 fn read_options(args: &ReadArgs) -> io::ReadOptions {
     io::ReadOptions { layer: args.layer.clone(), transpose: args.transpose }
 }
@@ -145,10 +157,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let matrix = io::read(&input, &read_options(&read))?;
             let summary = Summary::of(&matrix);
             if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                out!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
-                println!("{}", input.display());
-                print!("{summary}");
+                out!("{}\n{summary}", input.display());
             }
         }
         Command::Preprocess(args) => {
@@ -158,15 +169,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let normalized = preprocess::normalize_total(&prepared, params.target_sum);
             prepared.layers.insert("normalized".to_string(), normalized);
             io::write_h5ad(&prepared, &args.out)?;
-            println!("{report}");
-            println!("wrote {}", args.out.display());
+            out!("{report}");
+            out!("wrote {}", args.out.display());
         }
         Command::Demo { out } => {
-            println!("scgan demo: embedded PBMC data (Zheng et al. 2017, CC BY 4.0) -> {}", out.display());
+            out!("scgan demo: embedded PBMC data (Zheng et al. 2017, CC BY 4.0) -> {}", out.display());
             let outcome = demo::run(&out)?;
-            print!("{}", outcome.summary);
-            println!("{}", outcome.report);
-            println!("prepared data: {}", outcome.prepared.display());
+            out!("{}", outcome.summary);
+            out!("{}", outcome.report);
+            out!("prepared data: {}", outcome.prepared.display());
         }
     }
     Ok(())
@@ -175,6 +186,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
+        // `scgan info x | head` closes the pipe early: that is the reader's choice, not an error.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

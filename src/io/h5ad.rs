@@ -21,7 +21,7 @@ use crate::data::{Column, CountMatrix, CsrMatrix, Frame};
 use crate::error::{Error, Result};
 
 /// Elements read per window when a stored array is walked in pieces.
-const WINDOW: usize = 1 << 22;
+const WINDOW: usize = 1 << 18;
 
 /// Reads `X` (or `layers/<layer>`), `obs`, `var` and `uns` of an h5ad file.
 pub fn read_h5ad(path: &Path, layer: Option<&str>) -> Result<CountMatrix> {

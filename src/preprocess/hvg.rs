@@ -9,6 +9,8 @@
 //! each fitted value is an exact local fit at its own point. No crate offers LOESS, hence the small solver
 //! below. The two agree on the selected genes up to a handful at the cut-off.
 
+use rayon::prelude::*;
+
 use crate::data::{Column, CountMatrix};
 
 /// Per-gene statistics of the Seurat v3 selection, in the matrix's gene order.
@@ -100,9 +102,10 @@ pub fn loess_quadratic(x: &[f64], y: &[f64], span: f64) -> Vec<f64> {
     let ys: Vec<f64> = order.iter().map(|&i| y[i]).collect();
     let q = ((span * n as f64).floor() as usize).clamp(3.min(n), n);
 
-    let mut fitted = vec![0.0; n];
-    let mut low = 0usize; // the window [low, low + q) holds the q nearest neighbours of xs[k]
-    for k in 0..n {
+    // Every point's fit is independent: the window of its q nearest neighbours is found from scratch, so the
+    // points can be fitted in parallel.
+    let fit_at = |k: usize| {
+        let mut low = k.saturating_sub(q - 1).min(n - q);
         while low + q < n && xs[low + q] - xs[k] < xs[k] - xs[low] {
             low += 1;
         }
@@ -124,8 +127,12 @@ pub fn loess_quadratic(x: &[f64], y: &[f64], span: f64) -> Vec<f64> {
             cross[1] += w * ys[i] * d;
             cross[2] += w * ys[i] * d * d;
         }
-        fitted[order[k]] = solve_quadratic_intercept(&moments, &cross)
-            .unwrap_or_else(|| cross[0] / moments[0].max(f64::MIN_POSITIVE));
+        solve_quadratic_intercept(&moments, &cross).unwrap_or_else(|| cross[0] / moments[0].max(f64::MIN_POSITIVE))
+    };
+    let sorted_fits: Vec<f64> = (0..n).into_par_iter().map(fit_at).collect();
+    let mut fitted = vec![0.0; n];
+    for (k, value) in sorted_fits.into_iter().enumerate() {
+        fitted[order[k]] = value;
     }
     fitted
 }
