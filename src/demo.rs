@@ -2,13 +2,17 @@
 //!
 //! The data set is compiled into the binary ([`PBMC_FACS_2K`]): 3,774 FACS-sorted peripheral blood cells of
 //! 10 types x 2,000 highly variable genes (Zheng et al. 2017, Nature Communications 8, 14049; CC BY 4.0).
-//! The demo writes it out, summarises it, preprocesses it as the paper does with a stratified
-//! train/validation/test split, and writes the prepared h5ad, printing where everything is.
+//! The demo preprocesses it as the paper does with a stratified train/validation/test split, trains cscGAN on
+//! the training cells for a few minutes, and generates as many cells as the test split holds, in its type
+//! proportions, plus extra cells of the rarest type, as integer counts.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::generate::{CellCounts, CountSampling, GenerateParams, Generator};
 use crate::preprocess::{self, PreprocessParams, SplitParams, Summary};
+use crate::train::{self, presets, setup, Progress, TrainOutcome};
 use crate::{io, CountMatrix};
 
 /// The embedded demo data set: `data/pbmc_facs_2k.h5ad` of the repository (raw counts, `obs['cell_type']`).
@@ -16,6 +20,9 @@ pub const PBMC_FACS_2K: &[u8] = include_bytes!("../data/pbmc_facs_2k.h5ad");
 
 /// The obs column holding the demo data's cell types.
 pub const LABEL_KEY: &str = "cell_type";
+
+/// Extra cells generated of the rarest type (the augmentation use case).
+pub const EXTRA_RARE_CELLS: usize = 500;
 
 /// Writes the embedded data set into `folder` (created if needed) and returns its path.
 pub fn write_demo_data(folder: &Path) -> Result<PathBuf> {
@@ -31,6 +38,17 @@ pub fn load_demo_data(folder: &Path) -> Result<CountMatrix> {
     io::read(&path, &io::ReadOptions::default())
 }
 
+/// Settings of the demo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoParams {
+    /// Folder for everything the demo writes.
+    pub folder: PathBuf,
+    /// Training time in seconds.
+    pub training_seconds: f64,
+    /// Threads.
+    pub threads: usize,
+}
+
 /// What [`run`] produced.
 #[derive(Debug)]
 pub struct DemoOutcome {
@@ -40,21 +58,84 @@ pub struct DemoOutcome {
     pub report: preprocess::PreprocessReport,
     /// The prepared file.
     pub prepared: PathBuf,
+    /// The run folder.
+    pub run: PathBuf,
+    /// How training went.
+    pub training: TrainOutcome,
+    /// The generated cells' file.
+    pub generated: PathBuf,
+    /// Generated cells per type.
+    pub generated_per_type: Vec<(String, usize)>,
 }
 
-/// Runs the demo in `folder` (`scgan-demo` by default on the command line).
-pub fn run(folder: &Path) -> Result<DemoOutcome> {
+/// Runs the demo; `progress` sees every training step.
+pub fn run(params: &DemoParams, progress: Progress<'_>) -> Result<DemoOutcome> {
+    let folder = &params.folder;
     let counts = load_demo_data(folder)?;
     let summary = Summary::of(&counts);
-    let params = PreprocessParams {
+    let preprocess_params = PreprocessParams {
         label_key: Some(LABEL_KEY.to_string()),
         split: Some(SplitParams { validation: 0.1, test: 0.2, seed: 0 }),
         ..Default::default()
     };
-    let (mut prepared, report) = preprocess::preprocess(counts, &params)?;
-    let normalized = preprocess::normalize_total(&prepared, params.target_sum);
+    let (mut prepared, report) = preprocess::preprocess(counts, &preprocess_params)?;
+    let test_counts = type_counts(&prepared, "test")?;
+    let normalized = preprocess::normalize_total(&prepared, preprocess_params.target_sum);
     prepared.layers.insert("normalized".to_string(), normalized);
-    let out = folder.join("prepared.h5ad");
-    io::write_h5ad(&prepared, &out)?;
-    Ok(DemoOutcome { summary, report, prepared: out })
+    let prepared_path = folder.join("prepared.h5ad");
+    io::write_h5ad(&prepared, &prepared_path)?;
+
+    let run_folder = folder.join("run");
+    if run_folder.exists() {
+        std::fs::remove_dir_all(&run_folder).map_err(|e| Error::io(&run_folder, e))?;
+    }
+    let mut train_params = presets::named("paper").unwrap_or_else(train::TrainParams::paper);
+    train_params.time_limit_seconds = Some(params.training_seconds);
+    train_params.threads = params.threads;
+    let mut session = setup::start(
+        &prepared_path,
+        &io::ReadOptions::default(),
+        &preprocess_params,
+        0.1,
+        train_params.clone(),
+        "paper",
+        &run_folder,
+    )?;
+    let training = train::train(session.model.as_mut(), &session.data, &train_params, &session.run, session.state, progress)?;
+
+    let mut requests: Vec<(String, usize)> = test_counts.into_iter().collect();
+    if let Some(rarest) = requests.iter_mut().min_by_key(|(_, n)| *n) {
+        rarest.1 += EXTRA_RARE_CELLS;
+    }
+    let mut generator = Generator::load(&run_folder, params.threads)?;
+    let generated = generator.generate(&GenerateParams {
+        cells: CellCounts::PerType(requests.clone()),
+        seed: 0,
+        counts: CountSampling::Multinomial,
+        threads: params.threads,
+    })?;
+    let generated_path = folder.join("generated.h5ad");
+    io::write_h5ad(&generated, &generated_path)?;
+    Ok(DemoOutcome {
+        summary,
+        report,
+        prepared: prepared_path,
+        run: run_folder,
+        training,
+        generated: generated_path,
+        generated_per_type: requests,
+    })
+}
+
+/// Cells per type in one part of `obs['split']`.
+fn type_counts(matrix: &CountMatrix, part: &str) -> Result<BTreeMap<String, usize>> {
+    let parts = matrix.labels("split")?;
+    let labels = matrix.labels(LABEL_KEY)?;
+    let mut counts = BTreeMap::new();
+    for (p, label) in parts.iter().zip(labels) {
+        if p.as_deref() == Some(part) {
+            *counts.entry(label.unwrap_or_default()).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
 }

@@ -30,10 +30,15 @@
 pub mod cluster;
 pub mod data;
 pub mod demo;
+pub mod engine;
 pub mod error;
+pub mod evaluate;
+pub mod generate;
 pub mod io;
+pub mod model;
 pub mod pca;
 pub mod preprocess;
+pub mod train;
 
 pub use data::{Column, CountMatrix, CsrMatrix, Frame};
 pub use error::{Error, Result};

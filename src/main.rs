@@ -7,7 +7,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use scgan::cluster::ClusterParams;
+use scgan::generate::{self, CellCounts, CountSampling, GenerateParams, Generator};
+use scgan::model::ConditionalCritic;
 use scgan::preprocess::{self, PreprocessParams, SplitParams, Summary};
+use scgan::train::{self, setup, ModelChoice, TrainParams};
 use scgan::{demo, io};
 
 /// Realistic synthetic single-cell RNA-seq data with scGAN / cscGAN, on a CPU.
@@ -37,11 +40,26 @@ enum Command {
                             scgan preprocess raw.h5ad --layer counts --hvg 2000 --split 0.1,0.2 --seed 0 --out prepared.h5ad\n  \
                             scgan preprocess filtered_feature_bc_matrix.h5 --resolution 0.3 --out clustered.h5ad")]
     Preprocess(PreprocessArgs),
+    /// Train scGAN or cscGAN (raw counts are preprocessed with the same flags as `scgan preprocess`).
+    #[command(after_help = "Examples:\n  scgan train data.h5ad --label-key cell_type --out runs/pbmc --time 20m\n  \
+                            scgan train data.h5ad --model scgan --steps 5000 --seed 1 --out runs/uncond\n  \
+                            scgan train --resume runs/pbmc --steps 20000")]
+    Train(Box<TrainArgs>),
+    /// Generate cells from a trained run, as integer counts (X) and normalised values (layers['normalized']).
+    #[command(after_help = "Examples:\n  scgan generate runs/pbmc --n 5000 --out generated.h5ad\n  \
+                            scgan generate runs/pbmc --cell-type \"CD56+ NK=2000\" --cell-type \"CD19+ B=500\" --out nk_b.h5ad")]
+    Generate(GenerateArgs),
     /// Run the whole story on the embedded PBMC data set (no arguments, no network).
     Demo {
         /// Folder for everything the demo writes.
         #[arg(long, default_value = "scgan-demo")]
         out: PathBuf,
+        /// Training time, e.g. 3m or 90s.
+        #[arg(long, default_value = "3m", value_parser = parse_duration)]
+        time: f64,
+        /// Threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -68,6 +86,165 @@ struct PreprocessArgs {
     preprocess: PreprocessFlags,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModelArg {
+    Cscgan,
+    Scgan,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CriticArg {
+    /// One output layer per class (the reference's default).
+    PerClass,
+    /// Miyato & Koyama's projection critic.
+    Projection,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Input counts (any format `scgan info` reads) or a file written by `scgan preprocess`.
+    #[arg(required_unless_present = "resume")]
+    input: Option<PathBuf>,
+    /// Run folder to create.
+    #[arg(long, short, required_unless_present = "resume")]
+    out: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["input", "out"])]
+    resume: Option<PathBuf>,
+    /// Settings to start from (`paper`: the published model and hyper-parameters).
+    #[arg(long, default_value = "paper")]
+    preset: String,
+    /// Network: conditional cscGAN (needs labels) or unconditional scGAN.
+    #[arg(long, value_enum)]
+    model: Option<ModelArg>,
+    /// cscGAN's critic output layer.
+    #[arg(long, value_enum)]
+    critic: Option<CriticArg>,
+    /// Stop after this many generator steps in total (paper: 1,000,000).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Stop after this much training time in this session, e.g. 20m, 90s, 1h30m.
+    #[arg(long, value_parser = parse_duration)]
+    time: Option<f64>,
+    /// Cells per minibatch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Critic updates per generator update.
+    #[arg(long)]
+    critic_steps: Option<usize>,
+    /// Initial learning rate.
+    #[arg(long)]
+    learning_rate: Option<f32>,
+    /// Learning rate reached after --decay-steps.
+    #[arg(long)]
+    learning_rate_final: Option<f32>,
+    /// Steps of the exponential learning-rate decay.
+    #[arg(long)]
+    decay_steps: Option<u64>,
+    /// AMSGrad beta1.
+    #[arg(long)]
+    beta1: Option<f32>,
+    /// AMSGrad beta2.
+    #[arg(long)]
+    beta2: Option<f32>,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Steps between validation figures (0: none).
+    #[arg(long)]
+    validation_every: Option<u64>,
+    /// Steps between checkpoints.
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
+    /// Fraction of cells held out for validation when the input has no obs['split'].
+    #[arg(long, default_value_t = 0.1)]
+    validation_fraction: f64,
+    /// Testing aid: make the loss of this step NaN, to exercise divergence handling.
+    #[arg(long, hide = true)]
+    inject_nan_at: Option<u64>,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    preprocess: PreprocessFlags,
+}
+
+impl TrainArgs {
+    /// Applies the flags given on top of `params` (a preset, or a resumed run's settings).
+    fn apply(&self, params: &mut TrainParams) {
+        if let Some(model) = self.model {
+            params.model = match model { ModelArg::Cscgan => ModelChoice::Cscgan, ModelArg::Scgan => ModelChoice::Scgan };
+        }
+        if let Some(critic) = self.critic {
+            params.conditional_critic = match critic {
+                CriticArg::PerClass => ConditionalCritic::PerClassOutput,
+                CriticArg::Projection => ConditionalCritic::Projection,
+            };
+        }
+        macro_rules! set {
+            ($($flag:ident => $field:expr),*) => { $( if let Some(v) = self.$flag { $field = v; } )* };
+        }
+        set!(steps => params.steps, batch_size => params.batch_size, critic_steps => params.critic_steps,
+             learning_rate => params.learning_rate, learning_rate_final => params.learning_rate_final,
+             decay_steps => params.decay_steps, beta1 => params.optimizer.beta1, beta2 => params.optimizer.beta2,
+             validation_every => params.validation_every, checkpoint_every => params.checkpoint_every);
+        params.time_limit_seconds = self.time;
+        params.threads = self.threads.unwrap_or_else(default_threads);
+        params.inject_nan_at = self.inject_nan_at;
+    }
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// A run folder written by `scgan train`.
+    run: PathBuf,
+    /// Number of cells, types in the training proportions.
+    #[arg(long, conflicts_with = "cell_type")]
+    n: Option<usize>,
+    /// NAME=N cells of one type (repeatable; NAME may contain spaces, +, / and =).
+    #[arg(long = "cell-type", value_name = "NAME=N")]
+    cell_type: Vec<String>,
+    /// Output .h5ad file.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Seed of the latent vectors, library sizes and counts.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write the normalised values as X and skip count sampling.
+    #[arg(long)]
+    normalized_only: bool,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Parses durations such as `20m`, `90s`, `1h30m`, `1.5h` or plain seconds into seconds.
+fn parse_duration(text: &str) -> Result<f64, String> {
+    let bad = || format!("'{text}' is not a duration such as 20m, 90s, 1h30m");
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Ok(seconds);
+    }
+    let (mut total, mut number) = (0.0, String::new());
+    for c in text.chars() {
+        match c {
+            '0'..='9' | '.' => number.push(c),
+            'h' | 'm' | 's' => {
+                let value: f64 = number.parse().map_err(|_| bad())?;
+                total += value * match c { 'h' => 3600.0, 'm' => 60.0, _ => 1.0 };
+                number.clear();
+            }
+            _ => return Err(bad()),
+        }
+    }
+    if !number.is_empty() || total <= 0.0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
 /// The preprocessing flags, shared by every command that preprocesses.
 #[derive(Args)]
 struct PreprocessFlags {
@@ -89,7 +266,7 @@ struct PreprocessFlags {
     /// Stratified split: validation fraction, optionally followed by a test fraction (e.g. 0.1,0.2).
     #[arg(long, value_name = "VAL[,TEST]")]
     split: Option<String>,
-    /// Seed of the split and of the clustering.
+    /// Seed of the split and the clustering (and, for `train`, of initialisation and sampling).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Leiden resolution when clustering (the paper's Louvain used 0.15).
@@ -172,15 +349,128 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out!("{report}");
             out!("wrote {}", args.out.display());
         }
-        Command::Demo { out } => {
-            out!("scgan demo: embedded PBMC data (Zheng et al. 2017, CC BY 4.0) -> {}", out.display());
-            let outcome = demo::run(&out)?;
+        Command::Train(args) => run_train(&args)?,
+        Command::Generate(args) => {
+            init_threads(args.threads);
+            let cells = if args.cell_type.is_empty() {
+                CellCounts::Total(args.n.ok_or_else(|| anyhow::anyhow!("give --n N or --cell-type NAME=N"))?)
+            } else {
+                CellCounts::PerType(args.cell_type.iter().map(|t| generate::parse_type_count(t)).collect::<Result<_, _>>()?)
+            };
+            let counts = if args.normalized_only { CountSampling::NormalizedOnly } else { CountSampling::Multinomial };
+            let mut generator = Generator::load(&args.run, args.threads.unwrap_or_else(default_threads))?;
+            let params = GenerateParams { cells, seed: args.seed, counts, threads: args.threads.unwrap_or_else(default_threads) };
+            let cells = generator.generate(&params)?;
+            io::write_h5ad(&cells, &args.out)?;
+            out!("generated {} cells x {} genes (model step {}) -> {}", cells.n_cells(), cells.n_genes(), generator.step, args.out.display());
+        }
+        Command::Demo { out, time, threads } => {
+            init_threads(threads);
+            let params = demo::DemoParams { folder: out.clone(), training_seconds: time, threads: threads.unwrap_or_else(default_threads) };
+            eprintln!("scgan demo: embedded PBMC data (Zheng et al. 2017, CC BY 4.0), cscGAN for {time:.0} s -> {}", out.display());
+            let mut train_params = TrainParams::paper();
+            train_params.time_limit_seconds = Some(time);
+            let bar = progress_bar(&train_params, 0);
+            let start = std::time::Instant::now();
+            let mut on_step = |entry: &train::LogEntry, _: &TrainParams| {
+                bar.set_position(start.elapsed().as_secs());
+                bar.set_message(step_message(entry, entry.step as f64 / start.elapsed().as_secs_f64().max(1e-9)));
+            };
+            let outcome = demo::run(&params, &mut on_step);
+            bar.finish_and_clear();
+            let outcome = outcome?;
             out!("{}", outcome.summary);
             out!("{}", outcome.report);
-            out!("prepared data: {}", outcome.prepared.display());
+            out!("prepared data:   {}", outcome.prepared.display());
+            out!(
+                "trained cscGAN:  {} steps in {:.0} s ({:.2} steps/s); best validation MMD {} -> {}",
+                outcome.training.steps, outcome.training.session_seconds,
+                outcome.training.session_steps as f64 / outcome.training.session_seconds.max(1e-9),
+                outcome.training.best.map(|(v, s)| format!("{v:.4} at step {s}")).unwrap_or_else(|| "(none)".into()),
+                outcome.run.display()
+            );
+            let total: usize = outcome.generated_per_type.iter().map(|(_, n)| n).sum();
+            out!("generated cells: {total} as counts, in the test split's proportions plus {} of the rarest type -> {}",
+                 demo::EXTRA_RARE_CELLS, outcome.generated.display());
+            for (name, n) in &outcome.generated_per_type {
+                out!("  {n:>6}  {name}");
+            }
         }
     }
     Ok(())
+}
+
+fn init_threads(threads: Option<usize>) {
+    let threads = threads.unwrap_or_else(default_threads);
+    // Only the first call can set the global pool; later ones keep it.
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+}
+
+fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
+    init_threads(args.threads);
+    let mut session = match &args.resume {
+        Some(folder) => setup::resume(folder, |params| args.apply(params))?,
+        None => {
+            let mut params = train::presets::named(&args.preset)
+                .ok_or_else(|| anyhow::anyhow!("unknown --preset {}; the presets are: {}", args.preset, train::presets::NAMES.join(", ")))?;
+            params.seed = args.preprocess.seed;
+            args.apply(&mut params);
+            let (input, out) = (args.input.as_ref().expect("required by clap"), args.out.as_ref().expect("required by clap"));
+            setup::start(input, &read_options(&args.read), &args.preprocess.params()?, args.validation_fraction, params, &args.preset, out)?
+        }
+    };
+    let params = session.config.train.clone();
+    let description = &session.description;
+    eprintln!(
+        "training {} on {} cells x {} genes ({} classes, {} validation cells), {} threads -> {}",
+        match params.model { ModelChoice::Cscgan => "cscGAN", ModelChoice::Scgan => "scGAN" },
+        description.n_train, description.genes.len(), description.classes.len(), description.n_validation,
+        params.threads, session.run.path.display()
+    );
+    let bar = progress_bar(&params, session.state.step);
+    let session_start = std::time::Instant::now();
+    let first_step = session.state.step;
+    let mut on_step = |entry: &train::LogEntry, params: &TrainParams| {
+        let rate = (entry.step - first_step) as f64 / session_start.elapsed().as_secs_f64().max(1e-9);
+        match params.time_limit_seconds {
+            Some(_) => bar.set_position(session_start.elapsed().as_secs()),
+            None => bar.set_position(entry.step),
+        }
+        bar.set_message(step_message(entry, rate));
+    };
+    let outcome = train::train(session.model.as_mut(), &session.data, &params, &session.run, session.state, &mut on_step);
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    out!(
+        "trained {} steps ({} this session, {:.1} steps/s); best validation MMD {} -> {}",
+        outcome.steps, outcome.session_steps,
+        outcome.session_steps as f64 / outcome.session_seconds.max(1e-9),
+        outcome.best.map(|(v, s)| format!("{v:.4} at step {s}")).unwrap_or_else(|| "(none)".into()),
+        session.run.path.display()
+    );
+    Ok(())
+}
+
+fn step_message(entry: &train::LogEntry, rate: f64) -> String {
+    format!(
+        "step {} | {rate:.2} steps/s | critic {:.1} | W {:.1}{}",
+        entry.step,
+        entry.critic_loss,
+        entry.wasserstein,
+        entry.validation_mmd.map(|v| format!(" | val MMD {v:.4}")).unwrap_or_default()
+    )
+}
+
+fn progress_bar(params: &TrainParams, step: u64) -> indicatif::ProgressBar {
+    let (length, position) = match params.time_limit_seconds {
+        Some(seconds) => (seconds.ceil() as u64, 0),
+        None => (params.steps, step),
+    };
+    let bar = indicatif::ProgressBar::new(length).with_position(position);
+    let style = indicatif::ProgressStyle::with_template("{bar:30.cyan/blue} {percent:>3}% {msg} | ETA {eta}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
 }
 
 fn main() -> ExitCode {

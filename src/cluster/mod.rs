@@ -49,7 +49,7 @@ use crate::pca::{log_normalize, Pca, PcaParams, PcaSolver};
 pub const EXACT_PCA_MAX_GENES: usize = 4000;
 
 /// Parameters of [`cluster_cells`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClusterParams {
     /// Resolution `gamma` of the modularity; larger values give more, smaller clusters. The paper used 0.15.
     pub resolution: f64,

@@ -16,6 +16,7 @@ pub mod delimited;
 pub mod h5ad;
 mod h5ad_write;
 pub mod tenx;
+pub mod tensors;
 
 pub use h5ad_write::write_h5ad;
 
@@ -122,7 +123,9 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&mut std::fs::File) -> s
         write(&mut file)?;
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&temporary, path)
+        std::fs::rename(&temporary, path)?;
+        // The rename itself is durable only once the folder's entry is on disk.
+        std::fs::File::open(&folder).and_then(|dir| dir.sync_all())
     })();
     if let Err(source) = result {
         let _ = std::fs::remove_file(&temporary);

@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 pub const TARGET_SUM: f64 = 20_000.0;
 
 /// Settings of [`preprocess`]; the defaults are the paper's.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PreprocessParams {
     /// Remove cells with fewer expressed genes than this (paper: 10).
     pub min_genes: usize,

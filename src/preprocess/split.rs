@@ -12,7 +12,7 @@ use crate::data::{Column, CountMatrix};
 use crate::error::{Error, Result};
 
 /// Fractions of cells held out, per label.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SplitParams {
     /// Fraction for validation (used during training to pick the best model).
     pub validation: f64,

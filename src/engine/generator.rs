@@ -1,0 +1,282 @@
+//! The generator: `z (n, L) -> [linear (no bias) -> (conditional) batch norm -> ReLU] x layers -> linear + bias
+//! -> ReLU -> LSN`, forward in training or inference mode, and backward.
+//!
+//! Shapes for the paper's model: `z (n, 128)`, `W_1 (128, 256)`, `W_2 (256, 512)`, `W_3 (512, 1024)`,
+//! `W_out (1024, G)`, `b_out (G)`, `gamma_k, beta_k (w_k)` or `(K, w_k)`.
+//!
+//! The LSN layer scales each cell to the library size `c`: with `p = relu(o)`, `s = sum_j p_j + 2.22e-16` and
+//! `x = c p / s`, its backward pass is `dp_k = (c / s) (dx_k - (dx . x) / c)`, and `do = dp * (x > 0)`
+//! (`x_k > 0` exactly when `o_k > 0`). The backward pass then runs the linear layers and batch norms in reverse:
+//! `dW_out = h^T do`, `db_out = sum_i do_i`, `dh = do W_out^T`, batch-norm backward, `dW_k = h_{k-1}^T da_k`.
+
+use std::ops::Range;
+
+use faer::Par;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::batchnorm::{self, Running};
+use super::linear::{backward_input, backward_weight, column_sums, dot, forward};
+use super::params::{Init, ParamSet};
+use super::{ensure, for_each_row2, Scalar};
+use crate::model::ModelConfig;
+
+/// Added to each cell's total before dividing, as the reference does.
+const LSN_EPS: f64 = 2.22e-16;
+
+/// Where the generator's tensors are in its [`ParamSet`], and its constants.
+#[derive(Debug, Clone)]
+pub(crate) struct GeneratorLayout {
+    /// Latent dimension.
+    pub latent: usize,
+    /// Hidden widths.
+    pub widths: Vec<usize>,
+    /// Output width.
+    pub n_genes: usize,
+    /// Classes of the conditional batch norm (0: plain batch norm).
+    pub n_classes: usize,
+    dense: Vec<Range<usize>>,
+    gamma: Vec<Range<usize>>,
+    beta: Vec<Range<usize>>,
+    out_w: Range<usize>,
+    out_b: Range<usize>,
+    library_size: f64,
+    eps: f64,
+    decay: f64,
+}
+
+/// Batch-norm running statistics, one `(w_k)` vector per layer.
+#[derive(Debug, Clone)]
+pub(crate) struct BnState<T> {
+    /// Running means.
+    pub mean: Vec<Vec<T>>,
+    /// Running (biased) variances.
+    pub var: Vec<Vec<T>>,
+}
+
+/// Reused work buffers.
+#[derive(Debug, Default)]
+pub(crate) struct GeneratorWork<T> {
+    xhat: Vec<Vec<T>>,
+    h: Vec<Vec<T>>,
+    mean: Vec<Vec<T>>,
+    inv_std: Vec<Vec<T>>,
+    row_scale: Vec<T>,
+    dh: Vec<T>,
+    dh2: Vec<T>,
+    scratch: Vec<T>,
+}
+
+impl GeneratorLayout {
+    /// Appends the generator's tensors (`generator.dense1.weight`, `generator.bn1.gamma`, ...) to `params`,
+    /// initialised from `rng`, and returns the layout.
+    pub fn build<T: Scalar>(cfg: &ModelConfig, params: &mut ParamSet<T>, rng: &mut ChaCha8Rng) -> Self {
+        let k = cfg.n_classes();
+        let mut dense = Vec::new();
+        let (mut gamma, mut beta) = (Vec::new(), Vec::new());
+        let mut n_in = cfg.latent_dim;
+        for (i, &w) in cfg.generator_layers.iter().enumerate() {
+            let l = i + 1;
+            let init = Init::Glorot { fan_in: n_in, fan_out: w };
+            dense.push(params.push(format!("generator.dense{l}.weight"), vec![n_in, w], init, rng));
+            let shape = if k > 0 { vec![k, w] } else { vec![w] };
+            gamma.push(params.push(format!("generator.bn{l}.gamma"), shape.clone(), Init::Ones, rng));
+            beta.push(params.push(format!("generator.bn{l}.beta"), shape, Init::Zeros, rng));
+            n_in = w;
+        }
+        let g = cfg.n_genes;
+        let init = Init::VarianceScaling { fan_in: n_in, fan_out: g };
+        let out_w = params.push("generator.out.weight".into(), vec![n_in, g], init, rng);
+        let out_b = params.push("generator.out.bias".into(), vec![g], Init::Zeros, rng);
+        GeneratorLayout {
+            latent: cfg.latent_dim,
+            widths: cfg.generator_layers.clone(),
+            n_genes: g,
+            n_classes: k,
+            dense,
+            gamma,
+            beta,
+            out_w,
+            out_b,
+            library_size: cfg.library_size as f64,
+            eps: cfg.bn_epsilon as f64,
+            decay: cfg.bn_decay as f64,
+        }
+    }
+
+    /// Running statistics initialised to mean 0, variance 1.
+    pub fn new_bn_state<T: Scalar>(&self) -> BnState<T> {
+        BnState {
+            mean: self.widths.iter().map(|&w| vec![T::ZERO; w]).collect(),
+            var: self.widths.iter().map(|&w| vec![T::ONE; w]).collect(),
+        }
+    }
+
+    /// Names and shapes of the running statistics, as [`BnState`] orders them (means, then variances, per layer).
+    pub fn bn_names(&self) -> Vec<(String, Vec<usize>)> {
+        let mut names = Vec::new();
+        for (i, &w) in self.widths.iter().enumerate() {
+            names.push((format!("generator.bn{}.running_mean", i + 1), vec![w]));
+            names.push((format!("generator.bn{}.running_var", i + 1), vec![w]));
+        }
+        names
+    }
+
+    fn labels<'a>(&self, labels: &'a [u32]) -> Option<&'a [u32]> {
+        (self.n_classes > 0).then_some(labels)
+    }
+
+    fn prepare<T: Scalar>(&self, ws: &mut GeneratorWork<T>, n: usize) {
+        let layers = self.widths.len();
+        for v in [&mut ws.xhat, &mut ws.h, &mut ws.mean, &mut ws.inv_std] {
+            v.resize_with(layers, Vec::new);
+        }
+        for (l, &w) in self.widths.iter().enumerate() {
+            ensure(&mut ws.xhat[l], n * w);
+            ensure(&mut ws.h[l], n * w);
+            ensure(&mut ws.mean[l], w);
+            ensure(&mut ws.inv_std[l], w);
+        }
+        let wmax = self.widths.iter().copied().max().unwrap_or(0);
+        ensure(&mut ws.row_scale, n);
+        ensure(&mut ws.dh, n * wmax);
+        ensure(&mut ws.dh2, n * wmax);
+        ensure(&mut ws.scratch, 2 * wmax);
+    }
+
+    /// Forward pass of `n` cells into `out: (n, G)`. In training mode (`train`) batch norm uses the batch's
+    /// statistics and updates the running ones; otherwise it uses the running ones. The intermediate activations
+    /// stay in `ws` for [`GeneratorLayout::backward`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward<T: Scalar>(
+        &self,
+        p: &[T],
+        bn: &mut BnState<T>,
+        ws: &mut GeneratorWork<T>,
+        z: &[T],
+        labels: &[u32],
+        out: &mut [T],
+        n: usize,
+        train: bool,
+        par: Par,
+    ) {
+        self.prepare(ws, n);
+        let labels = self.labels(labels);
+        let eps = T::from_f64(self.eps);
+        let mut n_in = self.latent;
+        for (l, &w) in self.widths.iter().enumerate() {
+            let input: &[T] = if l == 0 { z } else { &ws.h[l - 1] };
+            forward(&mut ws.xhat[l], input, &p[self.dense[l].clone()], n, n_in, w, par);
+            let (gamma, beta) = (&p[self.gamma[l].clone()], &p[self.beta[l].clone()]);
+            if train {
+                let running = Running { mean: &mut bn.mean[l], var: &mut bn.var[l], decay: T::from_f64(self.decay) };
+                let h = &mut ws.h[l];
+                batchnorm::forward_train(
+                    &mut ws.xhat[l], h, n, w, gamma, beta, labels, eps, running, &mut ws.mean[l], &mut ws.inv_std[l],
+                );
+            } else {
+                let (a, h) = (&mut ws.xhat[l], &mut ws.h[l]);
+                h[..n * w].copy_from_slice(&a[..n * w]);
+                batchnorm::forward_infer(h, n, w, gamma, beta, labels, eps, &bn.mean[l], &bn.var[l]);
+            }
+            n_in = w;
+        }
+        let g = self.n_genes;
+        let h_last: &[T] = if self.widths.is_empty() { z } else { &ws.h[self.widths.len() - 1] };
+        let out = &mut out[..n * g];
+        forward(out, h_last, &p[self.out_w.clone()], n, n_in, g, par);
+        let bias = &p[self.out_b.clone()];
+        let (lib, lsn_eps) = (T::from_f64(self.library_size), T::from_f64(LSN_EPS));
+        let tail = |row: &mut [T], scale: &mut T| {
+            let mut s = T::ZERO;
+            for (x, b) in row.iter_mut().zip(bias) {
+                let y = *x + *b;
+                let y = if y > T::ZERO { y } else { T::ZERO };
+                *x = y;
+                s += y;
+            }
+            let c = lib / (s + lsn_eps);
+            row.iter_mut().for_each(|x| *x *= c);
+            *scale = c;
+        };
+        let scales = &mut ws.row_scale[..n];
+        match par {
+            Par::Seq => out.chunks_mut(g).zip(scales.iter_mut()).for_each(|(r, s)| tail(r, s)),
+            _ => out.par_chunks_mut(g).zip(scales.par_iter_mut()).for_each(|(r, s)| tail(r, s)),
+        }
+    }
+
+    /// Backward pass after a training-mode [`GeneratorLayout::forward`] of the same `z`, `labels` with output
+    /// `out`: `gx: (n, G)` holds `dL/dx` (it is overwritten), and the gradients of every generator tensor are
+    /// written into `grads`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward<T: Scalar>(
+        &self,
+        p: &[T],
+        grads: &mut [T],
+        ws: &mut GeneratorWork<T>,
+        z: &[T],
+        labels: &[u32],
+        out: &[T],
+        gx: &mut [T],
+        n: usize,
+        par: Par,
+    ) {
+        let g = self.n_genes;
+        let lib = T::from_f64(self.library_size);
+        let inv_lib = T::ONE / lib;
+        let scales = &ws.row_scale[..n];
+        let gx = &mut gx[..n * g];
+        // LSN and output ReLU: gx becomes dL/do
+        for_each_row2(par, gx, g, &out[..n * g], g, |i, dx, x| {
+            let sc = scales[i];
+            let m = dot(dx, x) * inv_lib;
+            for (d, xv) in dx.iter_mut().zip(x) {
+                *d = if *xv > T::ZERO { sc * (*d - m) } else { T::ZERO };
+            }
+        });
+        let layers = self.widths.len();
+        let n_last = if layers == 0 { self.latent } else { self.widths[layers - 1] };
+        let h_last: &[T] = if layers == 0 { z } else { &ws.h[layers - 1] };
+        backward_weight(&mut grads[self.out_w.clone()], h_last, gx, n, n_last, g, false, par);
+        column_sums(&mut grads[self.out_b.clone()], gx);
+        if layers == 0 {
+            return;
+        }
+        backward_input(&mut ws.dh, gx, &p[self.out_w.clone()], n, n_last, g, par);
+        let labels = self.labels(labels);
+        for l in (0..layers).rev() {
+            let w = self.widths[l];
+            let n_in = if l == 0 { self.latent } else { self.widths[l - 1] };
+            let (dgamma, dbeta) = two_ranges(grads, self.gamma[l].clone(), self.beta[l].clone());
+            dgamma.fill(T::ZERO);
+            dbeta.fill(T::ZERO);
+            batchnorm::backward(
+                &mut ws.dh,
+                &ws.h[l],
+                &ws.xhat[l],
+                &ws.inv_std[l],
+                n,
+                w,
+                &p[self.gamma[l].clone()],
+                labels,
+                dgamma,
+                dbeta,
+                &mut ws.scratch,
+            );
+            let input: &[T] = if l == 0 { z } else { &ws.h[l - 1] };
+            backward_weight(&mut grads[self.dense[l].clone()], input, &ws.dh, n, n_in, w, false, par);
+            if l > 0 {
+                backward_input(&mut ws.dh2, &ws.dh, &p[self.dense[l].clone()], n, n_in, w, par);
+                std::mem::swap(&mut ws.dh, &mut ws.dh2);
+            }
+        }
+    }
+}
+
+/// Two disjoint mutable ranges of one slice (`a` before `b`).
+fn two_ranges<T>(s: &mut [T], a: Range<usize>, b: Range<usize>) -> (&mut [T], &mut [T]) {
+    debug_assert!(a.end <= b.start);
+    let (lo, hi) = s.split_at_mut(b.start);
+    (&mut lo[a], &mut hi[..b.end - b.start])
+}

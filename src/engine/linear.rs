@@ -1,0 +1,152 @@
+//! Linear layers on row-major buffers: GEMM through faer, bias and ReLU passes, column sums.
+//!
+//! A batch is a row-major `(n, width)` slice; a weight is a row-major `(n_in, n_out)` slice ("in x out").
+//! The three products a layer needs are
+//! ```text
+//! forward        A  = R W          (n, n_in) x (n_in, n_out)
+//! input signal   dR = D W^T        (n, n_out) x (n_out, n_in)
+//! weight grad    dW = R^T D        (n_in, n) x (n, n_out)
+//! ```
+//! all one faer `matmul` with the transposes as free views. The thread count is faer's `Par` argument.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+
+use super::Scalar;
+
+/// A row-major `(rows, cols)` view of the first `rows * cols` elements of `s`.
+///
+/// # Panics
+/// If `s` is shorter than `rows * cols`.
+#[inline]
+pub(crate) fn view<T: Scalar>(s: &[T], rows: usize, cols: usize) -> MatRef<'_, T> {
+    MatRef::from_row_major_slice(&s[..rows * cols], rows, cols)
+}
+
+/// A mutable row-major `(rows, cols)` view of the first `rows * cols` elements of `s`.
+///
+/// # Panics
+/// If `s` is shorter than `rows * cols`.
+#[inline]
+pub(crate) fn view_mut<T: Scalar>(s: &mut [T], rows: usize, cols: usize) -> MatMut<'_, T> {
+    MatMut::from_row_major_slice_mut(&mut s[..rows * cols], rows, cols)
+}
+
+/// `dst = lhs rhs` (or `dst += lhs rhs` when `accumulate`).
+///
+/// # Panics
+/// If the shapes do not chain (faer's conditions).
+#[inline]
+pub(crate) fn gemm<T: Scalar>(dst: MatMut<'_, T>, accumulate: bool, lhs: MatRef<'_, T>, rhs: MatRef<'_, T>, par: Par) {
+    if lhs.ncols() == 0 {
+        if !accumulate {
+            let mut dst = dst;
+            dst.fill(T::ZERO);
+        }
+        return;
+    }
+    let accum = if accumulate { Accum::Add } else { Accum::Replace };
+    matmul(dst, accum, lhs, rhs, T::ONE, par);
+}
+
+/// `A = R W` for `R: (n, n_in)`, `W: (n_in, n_out)` into `a: (n, n_out)`.
+pub(crate) fn forward<T: Scalar>(a: &mut [T], r: &[T], w: &[T], n: usize, n_in: usize, n_out: usize, par: Par) {
+    gemm(view_mut(a, n, n_out), false, view(r, n, n_in), view(w, n_in, n_out), par);
+}
+
+/// `dR = D W^T` for `D: (n, n_out)`, `W: (n_in, n_out)` into `dr: (n, n_in)`.
+pub(crate) fn backward_input<T: Scalar>(dr: &mut [T], d: &[T], w: &[T], n: usize, n_in: usize, n_out: usize, par: Par) {
+    gemm(view_mut(dr, n, n_in), false, view(d, n, n_out), view(w, n_in, n_out).transpose(), par);
+}
+
+/// `dW = R^T D` (or `+=` when `accumulate`) for `R: (n, n_in)`, `D: (n, n_out)` into `dw: (n_in, n_out)`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward_weight<T: Scalar>(
+    dw: &mut [T],
+    r: &[T],
+    d: &[T],
+    n: usize,
+    n_in: usize,
+    n_out: usize,
+    accumulate: bool,
+    par: Par,
+) {
+    gemm(view_mut(dw, n_in, n_out), accumulate, view(r, n, n_in).transpose(), view(d, n, n_out), par);
+}
+
+/// `r = relu(a + b)` in place, row by row, for `a: (n, width)`.
+pub(crate) fn bias_relu<T: Scalar>(a: &mut [T], bias: &[T]) {
+    let width = bias.len();
+    for row in a.chunks_exact_mut(width) {
+        for (x, b) in row.iter_mut().zip(bias) {
+            let y = *x + *b;
+            *x = if y > T::ZERO { y } else { T::ZERO };
+        }
+    }
+}
+
+/// `dst = sum over rows of src` for `src: (n, width)`; `dst: (width)`.
+pub(crate) fn column_sums<T: Scalar>(dst: &mut [T], src: &[T]) {
+    let width = dst.len();
+    dst.fill(T::ZERO);
+    for row in src.chunks_exact(width) {
+        for (d, x) in dst.iter_mut().zip(row) {
+            *d += *x;
+        }
+    }
+}
+
+/// `dst = signal * (act > 0)` in place: the ReLU mask of the activations `act` applied to a backward signal.
+///
+/// Written as a select (not a conditional store) so that it vectorizes and has no unpredictable branch.
+pub(crate) fn relu_mask<T: Scalar>(signal: &mut [T], act: &[T]) {
+    for (s, a) in signal.iter_mut().zip(act) {
+        *s = if *a > T::ZERO { *s } else { T::ZERO };
+    }
+}
+
+
+/// Dot product.
+#[inline]
+pub(crate) fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
+    let mut s = T::ZERO;
+    for (x, y) in a.iter().zip(b) {
+        s += *x * *y;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn products_match_naive() {
+        let (n, i, o) = (3, 4, 2);
+        let r: Vec<f64> = (0..n * i).map(|k| k as f64 * 0.5 - 2.0).collect();
+        let w: Vec<f64> = (0..i * o).map(|k| (k as f64).sin()).collect();
+        let d: Vec<f64> = (0..n * o).map(|k| (k as f64).cos()).collect();
+        let mut a = vec![0.0; n * o];
+        forward(&mut a, &r, &w, n, i, o, Par::Seq);
+        let mut dr = vec![0.0; n * i];
+        backward_input(&mut dr, &d, &w, n, i, o, Par::Seq);
+        let mut dw = vec![0.0; i * o];
+        backward_weight(&mut dw, &r, &d, n, i, o, false, Par::Seq);
+        for p in 0..n {
+            for q in 0..o {
+                let s: f64 = (0..i).map(|k| r[p * i + k] * w[k * o + q]).sum();
+                assert!((a[p * o + q] - s).abs() < 1e-12);
+            }
+            for k in 0..i {
+                let s: f64 = (0..o).map(|q| d[p * o + q] * w[k * o + q]).sum();
+                assert!((dr[p * i + k] - s).abs() < 1e-12);
+            }
+        }
+        for k in 0..i {
+            for q in 0..o {
+                let s: f64 = (0..n).map(|p| r[p * i + k] * d[p * o + q]).sum();
+                assert!((dw[k * o + q] - s).abs() < 1e-12);
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The CPU engine: scGAN / cscGAN networks, their exact WGAN-GP gradients and AMSGrad, hand-written on faer.
+//!
+//! ## Brief overview
+//! - [`CpuGan`] is the CPU backend of [`crate::model::GanBackend`]: an f32 [`Network`] plus its thread pool.
+//! - [`Network`] is the engine itself, generic over the float type ([`Scalar`]: `f32` for training, `f64` for
+//!   the finite-difference tests), with its parameters in two flat [`ParamSet`]s (generator, critic).
+//! - Private modules: `linear` (GEMM on row-major buffers, sparse kernels for the real rows), `batchnorm`,
+//!   `generator`, `critic` (the penalty pass), `optim` (AMSGrad), `params` (storage, names, initialisation).
+//!
+//! All matrices are row-major, one row per cell. Weights are stored `in x out`, so a layer is `A = R W + b` with
+//! `R: (n_cells, n_in)`, `W: (n_in, n_out)`; the critic's first weight is `(n_genes, 1024)`, the layout ENGINE.md
+//! measured fastest.
+//!
+//! ## The networks
+//! Generator, for the hidden widths `g_1..g_n` (256, 512, 1024):
+//! `h_0 = z (B, 128)`, `a_k = h_{k-1} W_k`, `h_k = relu(gamma[y] * (a_k - mu_k) / sqrt(var_k + eps) + beta[y])`
+//! (batch norm with the batch's mean and biased variance in training mode, running averages in inference mode;
+//! `gamma`, `beta` per class for cscGAN), then `o = h_n W_out + b_out (B, G)`, `p = relu(o)` and the LSN layer
+//! `x = p * library_size / (sum_j p_j + 2.22e-16)`.
+//!
+//! Critic, for the hidden widths `c_1..c_m` (1024, 512, 256): `r_0 = x`, `a_k = r_{k-1} W_k + b_k`,
+//! `r_k = relu(a_k)`, and `D(x, y) = u_y . r_m + c_y` with the output weight `u_y` and bias `c_y`: one shared
+//! `(w, b)` (scGAN), one per class `(W[y], b[y])` (cscGAN's default), or `(w + E[y], b)` (projection critic).
+//!
+//! ## The loss and its exact gradient
+//! Critic loss `L = mean D(fake) - mean D(real) + lambda * mean_i (||g_i|| - 1)^2` with `g_i = grad_x D(x_hat_i)`,
+//! `x_hat_i = alpha_i real_i + (1 - alpha_i) fake_i`. With the masks `M_k = diag(a_k > 0)` (piecewise constant),
+//! the unit signals `d_m = M_m u`, `d_{k-1} = M_{k-1} W_k d_k` (column-vector form, `W_k` as stored) give
+//! `g = W_1 d_1`. With `v_i = (2 lambda / B) (||g_i|| - 1) g_i / ||g_i||` and the tangent pass
+//! `s_0 = v`, `s_k = M_k W_k^T s_{k-1}`, the penalty's gradient is
+//! `dP/dW_k = sum_i s_{k-1,i} d_{k,i}^T`, `dP/du = sum_i s_{m,i}`, and nothing for the biases.
+//! Stacking the rows `[real; fake; x_hat]`, with the real and fake signals scaled by `-1/B` and `+1/B`
+//! (Wasserstein terms) and the `x_hat` activations replaced by the tangents `s_k`, every layer's whole gradient is
+//! one GEMM, `dW_k = R_{k-1}^T D_k` (see `critic.rs`).
+//!
+//! ## Example
+//! ```
+//! use scgan::engine::CpuGan;
+//! use scgan::model::{GanBackend, ModelConfig, ModelKind, OptimizerConfig, CriticBatch};
+//!
+//! let mut config = ModelConfig::paper(20, ModelKind::Scgan);
+//! config.generator_layers = vec![8, 8];
+//! config.critic_layers = vec![8, 4];
+//! config.latent_dim = 4;
+//! let mut gan = CpuGan::new(config, OptimizerConfig::default(), 7, 1)?;
+//! let (b, g) = (3, 20);
+//! let real = vec![1000.0_f32; b * g];
+//! let z = vec![0.5_f32; b * 4];
+//! let alpha = vec![0.3_f32; b];
+//! let stats = gan.critic_step(&CriticBatch { real: &real, labels: &[], z: &z, alpha: &alpha }, 1e-4);
+//! assert!(stats.loss.is_finite());
+//! let mut cells = vec![0.0_f32; b * g];
+//! gan.generate(&z, &[], &mut cells);
+//! assert!((cells[..g].iter().sum::<f32>() - 20_000.0).abs() < 1.0);
+//! # Ok::<(), scgan::Error>(())
+//! ```
+
+mod batchnorm;
+mod cpu;
+mod critic;
+mod generator;
+mod linear;
+mod network;
+mod optim;
+mod params;
+mod sparse;
+
+pub use cpu::CpuGan;
+pub use network::{CriticTerms, Network};
+pub use params::{ParamEntry, ParamSet};
+
+use faer::Par;
+use rayon::prelude::*;
+
+/// The float type the engine runs in: `f32` (training) or `f64` (gradient tests).
+pub trait Scalar:
+    faer::traits::RealField
+    + Copy
+    + Default
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+    + std::ops::AddAssign
+    + std::ops::SubAssign
+    + std::ops::MulAssign
+    + 'static
+{
+    /// 0.
+    const ZERO: Self;
+    /// 1.
+    const ONE: Self;
+    /// Conversion (rounding for f32).
+    fn from_f64(x: f64) -> Self;
+    /// Conversion.
+    fn from_f32(x: f32) -> Self;
+    /// Conversion.
+    fn to_f64(self) -> f64;
+    /// Conversion (rounding for f64).
+    fn to_f32(self) -> f32;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// `y += a x` (the lengths must agree; extra elements of the longer slice are ignored). Uses AVX-512 or
+    /// AVX2 with fused multiply-adds when the CPU has them (detected at run time).
+    fn axpy(y: &mut [Self], a: Self, x: &[Self]);
+}
+
+macro_rules! impl_scalar {
+    ($t:ty, $fma:ident, $avx512:ident, $avx2:ident) => {
+        /// `y += a x` with fused multiply-adds (compiled inside the target-feature functions below).
+        #[inline(always)]
+        #[allow(dead_code)]
+        fn $fma(y: &mut [$t], a: $t, x: &[$t]) {
+            for (yi, xi) in y.iter_mut().zip(x) {
+                *yi = xi.mul_add(a, *yi);
+            }
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn $avx512(y: &mut [$t], a: $t, x: &[$t]) {
+            $fma(y, a, x)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx2(y: &mut [$t], a: $t, x: &[$t]) {
+            $fma(y, a, x)
+        }
+
+        impl Scalar for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline(always)]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn from_f32(x: f32) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn to_f32(self) -> f32 {
+                self as f32
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline]
+            fn axpy(y: &mut [Self], a: Self, x: &[Self]) {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if std::arch::is_x86_feature_detected!("avx512f") {
+                        // SAFETY: the CPU supports AVX-512F (checked above), which implies AVX2 and FMA.
+                        return unsafe { $avx512(y, a, x) };
+                    }
+                    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                        // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                        return unsafe { $avx2(y, a, x) };
+                    }
+                }
+                for (yi, xi) in y.iter_mut().zip(x) {
+                    *yi += a * *xi;
+                }
+            }
+        }
+    };
+}
+impl_scalar!(f32, axpy_fma_f32, axpy_avx512_f32, axpy_avx2_f32);
+impl_scalar!(f64, axpy_fma_f64, axpy_avx512_f64, axpy_avx2_f64);
+
+/// Grows `buf` to at least `len` elements (never shrinks, so buffers are allocated once and reused).
+pub(crate) fn ensure<T: Scalar>(buf: &mut Vec<T>, len: usize) {
+    if buf.len() < len {
+        buf.resize(len, T::ZERO);
+    }
+}
+
+/// Runs `f(row_index, row)` over the rows of a row-major buffer, in parallel unless `par` is sequential.
+pub(crate) fn for_each_row<T: Send>(par: Par, data: &mut [T], width: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    if width == 0 {
+        return;
+    }
+    match par {
+        Par::Seq => data.chunks_mut(width).enumerate().for_each(|(i, r)| f(i, r)),
+        _ => data.par_chunks_mut(width).enumerate().for_each(|(i, r)| f(i, r)),
+    }
+}
+
+/// Runs `f(row_index, row_a, row_b)` over the rows of two row-major buffers of equal row counts.
+pub(crate) fn for_each_row2<T: Send + Sync>(
+    par: Par,
+    a: &mut [T],
+    wa: usize,
+    b: &[T],
+    wb: usize,
+    f: impl Fn(usize, &mut [T], &[T]) + Sync + Send,
+) {
+    if wa == 0 || wb == 0 {
+        return;
+    }
+    match par {
+        Par::Seq => a.chunks_mut(wa).zip(b.chunks(wb)).enumerate().for_each(|(i, (x, y))| f(i, x, y)),
+        _ => a.par_chunks_mut(wa).zip(b.par_chunks(wb)).enumerate().for_each(|(i, (x, y))| f(i, x, y)),
+    }
+}

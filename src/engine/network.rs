@@ -1,0 +1,402 @@
+//! [`Network`]: generator, critic, their optimizers and work buffers, generic over the float type.
+//!
+//! The training methods mirror [`crate::model::GanBackend`]; the `*_loss_and_gradients` methods compute a loss
+//! and its gradient without updating anything but the batch-norm running statistics, for the finite-difference
+//! tests (`tests/gradients.rs`).
+
+use std::sync::Arc;
+
+use faer::Par;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::critic::{CriticLayout, CriticWork};
+use super::generator::{BnState, GeneratorLayout, GeneratorWork};
+use super::optim::AmsGrad;
+use super::params::{copy_in, expected_names, match_tensors, ParamSet};
+use super::{ensure, Scalar};
+use crate::model::{ModelConfig, NamedTensor, OptimizerConfig};
+use crate::{Error, Result};
+
+/// Which terms of the critic loss [`Network::critic_loss_and_gradients`] differentiates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CriticTerms {
+    /// `mean D(fake) - mean D(real) + lambda * penalty`: the loss the critic minimises.
+    Full,
+    /// `lambda * penalty` alone (to test the second-order part on its own).
+    PenaltyOnly,
+}
+
+/// The value of a critic loss evaluation, in f64.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CriticLoss {
+    /// The loss differentiated (see [`CriticTerms`]).
+    pub loss: f64,
+    /// mean D(real) - mean D(fake).
+    pub wasserstein: f64,
+    /// mean (||grad_x D(x_hat)|| - 1)^2, without lambda.
+    pub gradient_penalty: f64,
+}
+
+/// The scGAN / cscGAN engine in float type `T`: parameters, AMSGrad states, batch-norm statistics, work buffers.
+///
+/// [`crate::engine::CpuGan`] is a `Network<f32>`; the gradient tests use `Network<f64>`.
+pub struct Network<T: Scalar> {
+    config: ModelConfig,
+    optimizer: OptimizerConfig,
+    gen_layout: GeneratorLayout,
+    critic_layout: CriticLayout,
+    gen: ParamSet<T>,
+    critic: ParamSet<T>,
+    gen_opt: AmsGrad<T>,
+    critic_opt: AmsGrad<T>,
+    bn: BnState<T>,
+    gen_ws: GeneratorWork<T>,
+    critic_ws: CriticWork<T>,
+    x0: Vec<T>,
+    gx: Vec<T>,
+    sparse_limit: f64,
+    par: Par,
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+/// The real cells' products use the sparse kernels when at most this fraction of their entries is nonzero.
+const SPARSE_LIMIT: f64 = 0.3;
+
+impl<T: Scalar> Network<T> {
+    /// A freshly initialised network (the reference's initialisers, drawn from a ChaCha8 generator seeded with
+    /// `seed`), running on `threads` threads (0: all cores; 1: sequential).
+    ///
+    /// # Errors
+    /// An invalid configuration (zero sizes, no classes for cscGAN, non-positive library size, ...), or a
+    /// thread pool that cannot be built.
+    pub fn new(config: ModelConfig, optimizer: OptimizerConfig, seed: u64, threads: usize) -> Result<Self> {
+        crate::model::validate(&config)?;
+        validate_optimizer(&optimizer)?;
+        let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+        let (par, pool) = if threads <= 1 {
+            (Par::Seq, None)
+        } else {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("scgan-engine-{i}"))
+                .build()
+                .map_err(|e| Error::parameter("threads", format!("cannot start {threads} threads: {e}")))?;
+            (Par::rayon(threads), Some(Arc::new(pool)))
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut gen = ParamSet::new();
+        let gen_layout = GeneratorLayout::build(&config, &mut gen, &mut rng);
+        let mut critic = ParamSet::new();
+        let critic_layout = CriticLayout::build(&config, &mut critic, &mut rng);
+        let bn = gen_layout.new_bn_state();
+        Ok(Network {
+            gen_opt: AmsGrad::new(gen.len()),
+            critic_opt: AmsGrad::new(critic.len()),
+            config,
+            optimizer,
+            gen_layout,
+            critic_layout,
+            gen,
+            critic,
+            bn,
+            gen_ws: GeneratorWork::default(),
+            critic_ws: CriticWork::default(),
+            x0: Vec::new(),
+            gx: Vec::new(),
+            sparse_limit: SPARSE_LIMIT,
+            par,
+            pool,
+        })
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The generator's parameters (and the gradient of the last generator loss).
+    pub fn generator_params(&self) -> &ParamSet<T> {
+        &self.gen
+    }
+
+    /// The generator's parameters, mutable.
+    pub fn generator_params_mut(&mut self) -> &mut ParamSet<T> {
+        &mut self.gen
+    }
+
+    /// The critic's parameters (and the gradient of the last critic loss).
+    pub fn critic_params(&self) -> &ParamSet<T> {
+        &self.critic
+    }
+
+    /// The critic's parameters, mutable.
+    pub fn critic_params_mut(&mut self) -> &mut ParamSet<T> {
+        &mut self.critic
+    }
+
+    /// Running mean and variance of generator batch norm `layer` (0-based).
+    ///
+    /// # Panics
+    /// If `layer` is not below the number of generator layers.
+    pub fn running_stats(&self, layer: usize) -> (&[T], &[T]) {
+        (&self.bn.mean[layer], &self.bn.var[layer])
+    }
+
+    /// Sets the largest fraction of nonzeros in the real cells for which the critic uses its sparse kernels
+    /// (default 0.3; negative: never). For tests of both paths.
+    #[doc(hidden)]
+    pub fn set_sparse_limit(&mut self, limit: f64) {
+        self.sparse_limit = limit;
+    }
+
+    fn run<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
+        match self.pool.clone() {
+            Some(pool) => pool.install(|| f(self)),
+            None => f(self),
+        }
+    }
+
+    /// Checks the labels of a batch of `n` cells.
+    fn check_labels(&self, labels: &[u32], n: usize) {
+        let k = self.config.n_classes();
+        if k > 0 {
+            assert_eq!(labels.len(), n, "cscGAN needs one label per cell");
+            if let Some(bad) = labels.iter().find(|&&y| y as usize >= k) {
+                panic!("label {bad} out of range for {k} classes");
+            }
+        }
+    }
+
+    /// The critic loss of one batch and its gradient (into [`Network::critic_params`]' gradients), without
+    /// updating the critic. The fakes are generated in training mode (updating the batch-norm running statistics).
+    ///
+    /// # Panics
+    /// If `real` is not `B x n_genes` with `B = alpha.len() >= 1`, `z` not `B x latent_dim`, or the labels are
+    /// not one per cell below `n_classes` (cscGAN).
+    #[doc(hidden)]
+    pub fn critic_loss_and_gradients(
+        &mut self,
+        real: &[T],
+        labels: &[u32],
+        z: &[T],
+        alpha: &[T],
+        terms: CriticTerms,
+    ) -> CriticLoss {
+        self.run(|net| net.critic_inner(real, labels, z, alpha, terms))
+    }
+
+    fn critic_inner(&mut self, real: &[T], labels: &[u32], z: &[T], alpha: &[T], terms: CriticTerms) -> CriticLoss {
+        let (b, g) = (alpha.len(), self.config.n_genes);
+        assert!(b > 0, "empty batch");
+        assert_eq!(real.len(), b * g, "real must be batch x n_genes");
+        assert_eq!(z.len(), b * self.config.latent_dim, "z must be batch x latent_dim");
+        self.check_labels(labels, b);
+        let par = self.par;
+        ensure(&mut self.x0, 3 * b * g);
+        let fake = &mut self.x0[b * g..2 * b * g];
+        self.gen_layout.forward(self.gen.values(), &mut self.bn, &mut self.gen_ws, z, labels, fake, b, true, par);
+        let lambda = T::from_f64(self.config.lambda_gp as f64);
+        let ww = if terms == CriticTerms::Full { T::ONE } else { T::ZERO };
+        let (p, grads) = self.critic.split();
+        let v = self.critic_layout.loss_and_gradients(
+            p,
+            grads,
+            &mut self.critic_ws,
+            real,
+            &mut self.x0,
+            b,
+            labels,
+            alpha,
+            lambda,
+            ww,
+            self.sparse_limit,
+            par,
+        );
+        let lambda = self.config.lambda_gp as f64;
+        let loss = match terms {
+            CriticTerms::Full => -v.wasserstein + lambda * v.penalty,
+            CriticTerms::PenaltyOnly => lambda * v.penalty,
+        };
+        CriticLoss { loss, wasserstein: v.wasserstein, gradient_penalty: v.penalty }
+    }
+
+    /// The generator loss `-mean D(G(z, y), y)` and its gradient (into [`Network::generator_params`]'
+    /// gradients), without updating anything but the batch-norm running statistics.
+    ///
+    /// # Panics
+    /// If `z` is not a non-empty multiple of `latent_dim`, or the labels are not one per cell below `n_classes`.
+    #[doc(hidden)]
+    pub fn generator_loss_and_gradients(&mut self, z: &[T], labels: &[u32]) -> f64 {
+        self.run(|net| net.generator_inner(z, labels))
+    }
+
+    fn generator_inner(&mut self, z: &[T], labels: &[u32]) -> f64 {
+        let (l, g) = (self.config.latent_dim, self.config.n_genes);
+        assert!(!z.is_empty() && z.len() % l == 0, "z must be batch x latent_dim");
+        let b = z.len() / l;
+        self.check_labels(labels, b);
+        let par = self.par;
+        ensure(&mut self.x0, b * g);
+        ensure(&mut self.gx, b * g);
+        let fake = &mut self.x0[..b * g];
+        self.gen_layout.forward(self.gen.values(), &mut self.bn, &mut self.gen_ws, z, labels, fake, b, true, par);
+        let scale = -T::ONE / T::from_f64(b as f64);
+        let total = self.critic_layout.input_gradient(
+            self.critic.values(),
+            &mut self.critic_ws,
+            &self.x0,
+            b,
+            labels,
+            scale,
+            &mut self.gx,
+            par,
+        );
+        let (p, grads) = self.gen.split();
+        self.gen_layout.backward(p, grads, &mut self.gen_ws, z, labels, &self.x0, &mut self.gx, b, par);
+        -total / b as f64
+    }
+
+    /// One critic update (see [`crate::model::GanBackend::critic_step`]); returns the loss before the update.
+    pub fn critic_step(&mut self, real: &[T], labels: &[u32], z: &[T], alpha: &[T], lr: f32) -> CriticLoss {
+        self.run(|net| {
+            let loss = net.critic_inner(real, labels, z, alpha, CriticTerms::Full);
+            let (values, grads) = net.critic.split();
+            net.critic_opt.update(values, grads, lr, &net.optimizer, net.par);
+            loss
+        })
+    }
+
+    /// One generator update (see [`crate::model::GanBackend::generator_step`]); returns the loss before it.
+    pub fn generator_step(&mut self, z: &[T], labels: &[u32], lr: f32) -> f64 {
+        self.run(|net| {
+            let loss = net.generator_inner(z, labels);
+            let (values, grads) = net.gen.split();
+            net.gen_opt.update(values, grads, lr, &net.optimizer, net.par);
+            loss
+        })
+    }
+
+    /// Generates `n = z.len() / latent_dim` cells into `out: (n, n_genes)` in inference mode, in chunks of 256.
+    ///
+    /// # Panics
+    /// If `z` is not a multiple of `latent_dim`, `out` not `n x n_genes`, or the labels are not one per cell
+    /// below `n_classes`.
+    pub fn generate(&mut self, z: &[T], labels: &[u32], out: &mut [T]) {
+        let (l, g) = (self.config.latent_dim, self.config.n_genes);
+        assert!(z.len() % l == 0, "z must be n x latent_dim");
+        let n = z.len() / l;
+        assert_eq!(out.len(), n * g, "out must be n x n_genes");
+        self.check_labels(labels, n);
+        const CHUNK: usize = 256;
+        let conditional = self.config.n_classes() > 0;
+        self.run(|net| {
+            let par = net.par;
+            for (c, (zc, oc)) in z.chunks(CHUNK * l).zip(out.chunks_mut(CHUNK * g)).enumerate() {
+                let m = zc.len() / l;
+                let lc = if conditional { &labels[c * CHUNK..c * CHUNK + m] } else { &[][..] };
+                net.gen_layout.forward(net.gen.values(), &mut net.bn, &mut net.gen_ws, zc, lc, oc, m, false, par);
+            }
+        });
+    }
+
+    /// The trainable parameters as named f32 tensors, generator's then critic's.
+    pub fn parameters(&self) -> Vec<NamedTensor> {
+        let mut out = self.gen.export("", self.gen.values());
+        out.extend(self.critic.export("", self.critic.values()));
+        out
+    }
+
+    /// Batch-norm running statistics, then the AMSGrad moments (`optim.{generator,critic}.{m,v,vhat}.<name>`)
+    /// and step counts (`optim.generator.step`, `optim.critic.step`: one f32 each, exact below 2^24 steps).
+    pub fn state(&self) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        for (l, (m, v)) in self.bn.mean.iter().zip(&self.bn.var).enumerate() {
+            let w = m.len();
+            let t = |kind: &str, d: &[T]| NamedTensor {
+                name: format!("generator.bn{}.{kind}", l + 1),
+                shape: vec![w],
+                data: d.iter().map(|x| x.to_f32()).collect(),
+            };
+            out.push(t("running_mean", m));
+            out.push(t("running_var", v));
+        }
+        for (who, set, opt) in [("generator", &self.gen, &self.gen_opt), ("critic", &self.critic, &self.critic_opt)] {
+            out.extend(set.export(&format!("optim.{who}.m."), &opt.m));
+            out.extend(set.export(&format!("optim.{who}.v."), &opt.v));
+            out.extend(set.export(&format!("optim.{who}.vhat."), &opt.vhat));
+            out.push(NamedTensor { name: format!("optim.{who}.step"), shape: vec![1], data: vec![opt.step as f32] });
+        }
+        out
+    }
+
+    /// Replaces the trainable parameters (see [`crate::model::GanBackend::load_parameters`]).
+    ///
+    /// # Errors
+    /// A missing, duplicated, unknown, misshapen or non-finite tensor, named in the error. Nothing is changed then.
+    pub fn load_parameters(&mut self, tensors: &[NamedTensor]) -> Result<()> {
+        let mut expected = expected_names(&self.gen, "");
+        expected.extend(expected_names(&self.critic, ""));
+        let found = match_tensors(tensors, &expected)?;
+        for set in [&mut self.gen, &mut self.critic] {
+            let entries = set.entries().to_vec();
+            for e in entries {
+                copy_in(&mut set.values_mut()[e.range()], &found[&e.name].data);
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the non-trainable state (see [`crate::model::GanBackend::load_state`]).
+    ///
+    /// # Errors
+    /// As [`Network::load_parameters`], and a step count that is not a non-negative whole number, or a negative
+    /// variance or second moment. Nothing is changed then.
+    pub fn load_state(&mut self, tensors: &[NamedTensor]) -> Result<()> {
+        let mut expected = self.gen_layout.bn_names();
+        for (who, set) in [("generator", &self.gen), ("critic", &self.critic)] {
+            for kind in ["m", "v", "vhat"] {
+                expected.extend(expected_names(set, &format!("optim.{who}.{kind}.")));
+            }
+            expected.push((format!("optim.{who}.step"), vec![1]));
+        }
+        let found = match_tensors(tensors, &expected)?;
+        for (name, _) in &expected {
+            let t = found[name];
+            let negative_ok = name.contains(".m.") || name.ends_with("running_mean");
+            if !negative_ok {
+                if let Some(x) = t.data.iter().find(|x| **x < 0.0) {
+                    return Err(Error::parameter(name, format!("negative value {x}")));
+                }
+            }
+            if name.ends_with(".step") && t.data[0].fract() != 0.0 {
+                return Err(Error::parameter(name, format!("step count {} is not a whole number", t.data[0])));
+            }
+        }
+        for (l, (m, v)) in self.bn.mean.iter_mut().zip(self.bn.var.iter_mut()).enumerate() {
+            copy_in(m, &found[&format!("generator.bn{}.running_mean", l + 1)].data);
+            copy_in(v, &found[&format!("generator.bn{}.running_var", l + 1)].data);
+        }
+        for (who, set, opt) in [("generator", &self.gen, &mut self.gen_opt), ("critic", &self.critic, &mut self.critic_opt)] {
+            for e in set.entries() {
+                copy_in(&mut opt.m[e.range()], &found[&format!("optim.{who}.m.{}", e.name)].data);
+                copy_in(&mut opt.v[e.range()], &found[&format!("optim.{who}.v.{}", e.name)].data);
+                copy_in(&mut opt.vhat[e.range()], &found[&format!("optim.{who}.vhat.{}", e.name)].data);
+            }
+            opt.step = found[&format!("optim.{who}.step")].data[0] as u64;
+        }
+        Ok(())
+    }
+}
+
+fn validate_optimizer(o: &OptimizerConfig) -> Result<()> {
+    for (name, v) in [("beta1", o.beta1), ("beta2", o.beta2)] {
+        if !(0.0..1.0).contains(&v) {
+            return Err(Error::parameter(name, format!("{v} is not in [0, 1)")));
+        }
+    }
+    if !(o.epsilon > 0.0 && o.epsilon.is_finite()) {
+        return Err(Error::parameter("epsilon", format!("{} is not a positive number", o.epsilon)));
+    }
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! Generating cells from a trained run, as library-size-normalised profiles and as integer counts.
+//!
+//! The generator outputs, for every cell, a profile normalised to the model's library size (20,000): the LSN
+//! layer makes every cell sum to it. To give cells realistic totals, each generated cell of type `t` draws a
+//! library size `L` from the real library sizes of type `t`'s training cells (kept in the run's `data.json`) and
+//! its counts are sampled **multinomially**: `counts ~ Multinomial(L, profile / 20,000)`. Multinomial rather than
+//! Poisson because it reproduces the drawn total exactly, so the generated library-size distribution *is* the
+//! real one (Poisson would add its own variance to every total). `--normalized-only` skips the sampling.
+//!
+//! Cells are generated in batches in inference mode (batch norm with running statistics), so a cell does not
+//! depend on its batch. Every cell's sampling uses its own generator seeded by `(seed, cell)`, so the result does
+//! not depend on the thread count.
+
+use std::path::{Path, PathBuf};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Binomial, Distribution, StandardNormal};
+use rayon::prelude::*;
+
+use crate::data::{Column, CountMatrix, CsrMatrix, Frame};
+use crate::engine::CpuGan;
+use crate::error::{Error, Result};
+use crate::model::GanBackend;
+use crate::train::run::{load_model, read_json, DataDescription, RunFolder};
+use crate::train::setup::RunConfig;
+
+/// How many cells of which types to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellCounts {
+    /// This many cells in total, types in the training proportions.
+    Total(usize),
+    /// Per type: (type name, number of cells).
+    PerType(Vec<(String, usize)>),
+}
+
+/// How integer counts are produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountSampling {
+    /// `Multinomial(L, profile / library_size)` with `L` drawn from the type's real library sizes.
+    Multinomial,
+    /// No counts: `X` holds the normalised profiles.
+    NormalizedOnly,
+}
+
+/// Settings of [`generate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateParams {
+    /// How many cells of which types.
+    pub cells: CellCounts,
+    /// Seed of the latent vectors, library sizes and counts.
+    pub seed: u64,
+    /// Counts or normalised values only.
+    pub counts: CountSampling,
+    /// Threads of the network engine.
+    pub threads: usize,
+}
+
+/// Parses `NAME=N`, splitting at the last `=` (type names may contain `=`, `+`, `/` and spaces).
+pub fn parse_type_count(text: &str) -> Result<(String, usize)> {
+    let bad = || Error::parameter("--cell-type", format!("'{text}' is not NAME=N (e.g. \"CD56+ NK=2000\")"));
+    let (name, count) = text.rsplit_once('=').ok_or_else(bad)?;
+    let count = count.trim().parse::<usize>().map_err(|_| bad())?;
+    if name.is_empty() {
+        return Err(bad());
+    }
+    Ok((name.to_string(), count))
+}
+
+/// Splits `total` over classes by their proportions (largest remainders, so the parts add up to `total`).
+pub fn allocate(total: usize, proportions: &[f64]) -> Vec<usize> {
+    let exact: Vec<f64> = proportions.iter().map(|p| p * total as f64).collect();
+    let mut parts: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
+    let missing = total.saturating_sub(parts.iter().sum());
+    for &k in order.iter().cycle().take(missing) {
+        parts[k] += 1;
+    }
+    parts
+}
+
+/// A loaded run, ready to generate.
+pub struct Generator {
+    model: Box<dyn GanBackend>,
+    /// The run's configuration.
+    pub config: RunConfig,
+    /// The run's data description.
+    pub description: DataDescription,
+    /// The training step the loaded weights come from.
+    pub step: u64,
+    run: PathBuf,
+}
+
+impl Generator {
+    /// Loads the run in `folder` (its `model.safetensors`, the best weights by validation).
+    pub fn load(folder: &Path, threads: usize) -> Result<Generator> {
+        let run = RunFolder::new(folder);
+        if !run.config().exists() {
+            return Err(Error::io(
+                run.config(),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "not a run folder (no config.json); train one with `scgan train`"),
+            ));
+        }
+        let config: RunConfig = read_json(&run.config())?;
+        let description: DataDescription = read_json(&run.data())?;
+        if config.model.n_genes != description.genes.len() {
+            return Err(Error::format(run.data(), "genes", "does not match the model's gene count in config.json"));
+        }
+        let mut model: Box<dyn GanBackend> = Box::new(CpuGan::new(config.model.clone(), config.train.optimizer, 0, threads.max(1))?);
+        let step = load_model(&run, model.as_mut())?;
+        Ok(Generator { model, config, description, step, run: folder.to_path_buf() })
+    }
+
+    /// The class of every cell to generate, in order.
+    fn labels(&self, cells: &CellCounts) -> Result<Vec<u32>> {
+        let conditional = self.config.model.n_classes() > 0;
+        let counts: Vec<usize> = match cells {
+            CellCounts::Total(n) if conditional => allocate(*n, &self.description.class_proportions),
+            CellCounts::Total(n) => vec![*n],
+            CellCounts::PerType(_) if !conditional => {
+                return Err(Error::parameter("--cell-type", "this run is an unconditional scGAN: use --n"))
+            }
+            CellCounts::PerType(requests) => {
+                let mut counts = vec![0; self.description.classes.len()];
+                for (name, n) in requests {
+                    match self.description.classes.iter().position(|c| c == name) {
+                        Some(k) => counts[k] += n,
+                        None => {
+                            return Err(Error::parameter(
+                                "--cell-type",
+                                format!("unknown type '{name}'; the known types are: {}", self.description.classes.join(", ")),
+                            ))
+                        }
+                    }
+                }
+                counts
+            }
+        };
+        Ok(counts.iter().enumerate().flat_map(|(k, &n)| std::iter::repeat_n(k as u32, n)).collect())
+    }
+
+    /// Generates cells as a [`CountMatrix`]: `X` counts (or the profiles with `NormalizedOnly`),
+    /// `layers['normalized']` the profiles, `obs[label key]` the types, `obs['library_size']`.
+    pub fn generate(&mut self, params: &GenerateParams) -> Result<CountMatrix> {
+        let labels = self.labels(&params.cells)?;
+        let n_cells = labels.len();
+        let config = self.config.model.clone();
+        let (n_genes, latent) = (config.n_genes, config.latent_dim);
+        let conditional = config.n_classes() > 0;
+        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+        let batch = 1024;
+        let mut profiles: Vec<CsrMatrix> = Vec::new();
+        let mut buffer = vec![0f32; batch * n_genes];
+        for start in (0..n_cells).step_by(batch) {
+            let count = batch.min(n_cells - start);
+            let z: Vec<f32> = (0..count * latent).map(|_| StandardNormal.sample(&mut rng)).collect();
+            let batch_labels: &[u32] = if conditional { &labels[start..start + count] } else { &[] };
+            self.model.generate(&z, batch_labels, &mut buffer[..count * n_genes]);
+            profiles.push(dense_to_csr(&buffer[..count * n_genes], n_genes));
+        }
+        let normalized = stack_rows(profiles, n_genes);
+        if normalized.data().iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid_data(&self.run, "model.safetensors", "the model generates non-finite values"));
+        }
+
+        let every_cell = self.description.library_sizes.concat();
+        let pools: Vec<&[f64]> = if conditional {
+            self.description.library_sizes.iter().map(Vec::as_slice).collect()
+        } else {
+            vec![every_cell.as_slice()]
+        };
+        let library_sizes: Vec<f64> = (0..n_cells)
+            .map(|i| {
+                let pool = pools[if conditional { labels[i] as usize } else { 0 }];
+                if pool.is_empty() { config.library_size as f64 } else { pool[rng.random_range(0..pool.len())] }
+            })
+            .collect();
+        let x = match params.counts {
+            CountSampling::NormalizedOnly => normalized.clone(),
+            CountSampling::Multinomial => sample_counts(&normalized, &library_sizes, params.seed),
+        };
+
+        let mut obs = Frame::new((0..n_cells).map(|i| format!("generated-{i}")).collect());
+        if conditional {
+            let key = self.description.label_key.clone().unwrap_or_else(|| "cell_type".to_string());
+            let codes = labels.iter().map(|&l| l as i32).collect();
+            obs.insert(&key, Column::Categorical { codes, categories: self.description.classes.clone(), ordered: false });
+        }
+        let totals = if params.counts == CountSampling::NormalizedOnly { x.row_sums() } else { library_sizes };
+        obs.insert("library_size", Column::Float(totals));
+        let var = Frame::new(self.description.genes.clone());
+        let mut matrix = CountMatrix::new(x, obs, var)?;
+        matrix.layers.insert("normalized".to_string(), normalized);
+        matrix.uns.insert(
+            "scgan".to_string(),
+            serde_json::json!({
+                "version": crate::VERSION,
+                "generated": {
+                    "run": self.run.display().to_string(),
+                    "model": match config.kind { crate::model::ModelKind::Scgan => "scgan", _ => "cscgan" },
+                    "step": self.step,
+                    "seed": params.seed,
+                    "counts": params.counts,
+                    "n_cells": n_cells,
+                },
+            }),
+        );
+        Ok(matrix)
+    }
+}
+
+/// Dense rows to CSR, dropping zeros.
+pub fn dense_to_csr(values: &[f32], n_cols: usize) -> CsrMatrix {
+    let mut indptr = vec![0u64];
+    let (mut indices, mut data) = (Vec::new(), Vec::new());
+    for row in values.chunks(n_cols.max(1)) {
+        for (j, &v) in row.iter().enumerate() {
+            if v != 0.0 {
+                indices.push(j as u32);
+                data.push(v);
+            }
+        }
+        indptr.push(indices.len() as u64);
+    }
+    let n_rows = indptr.len() - 1;
+    CsrMatrix::new(n_rows, n_cols, indptr, indices, data, "generated cells").expect("rows built in order")
+}
+
+fn stack_rows(parts: Vec<CsrMatrix>, n_cols: usize) -> CsrMatrix {
+    let mut indptr = vec![0u64];
+    let (mut indices, mut data) = (Vec::new(), Vec::new());
+    for part in parts {
+        for i in 0..part.n_rows() {
+            let (cols, values) = part.row(i);
+            indices.extend_from_slice(cols);
+            data.extend_from_slice(values);
+            indptr.push(indices.len() as u64);
+        }
+    }
+    let n_rows = indptr.len() - 1;
+    CsrMatrix::new(n_rows, n_cols, indptr, indices, data, "generated cells").expect("rows built in order")
+}
+
+/// Draws `Multinomial(library_sizes[i], profile_i / total)` for every row, as sequential binomials over the
+/// row's non-zero genes; each row with its own generator seeded by `(seed, row)`.
+fn sample_counts(profiles: &CsrMatrix, library_sizes: &[f64], seed: u64) -> CsrMatrix {
+    let rows: Vec<(Vec<u32>, Vec<f32>)> = (0..profiles.n_rows())
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc0u64.rotate_left(56) ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let (cols, values) = profiles.row(i);
+            let mut remaining = library_sizes[i].round().max(0.0) as u64;
+            let mut mass: f64 = values.iter().map(|&v| v as f64).sum();
+            let (mut out_cols, mut out_values) = (Vec::new(), Vec::new());
+            for (&j, &v) in cols.iter().zip(values) {
+                if remaining == 0 || mass <= 0.0 {
+                    break;
+                }
+                let p = (v as f64 / mass).clamp(0.0, 1.0);
+                let k = Binomial::new(remaining, p).map(|b| b.sample(&mut rng)).unwrap_or(0);
+                mass -= v as f64;
+                if k > 0 {
+                    remaining -= k;
+                    out_cols.push(j);
+                    out_values.push(k as f32);
+                }
+            }
+            (out_cols, out_values)
+        })
+        .collect();
+    let mut indptr = vec![0u64];
+    let (mut indices, mut data) = (Vec::new(), Vec::new());
+    for (cols, values) in rows {
+        indices.extend(cols);
+        data.extend(values);
+        indptr.push(indices.len() as u64);
+    }
+    CsrMatrix::new(profiles.n_rows(), profiles.n_cols(), indptr, indices, data, "generated counts")
+        .expect("rows built in order")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_counts_split_at_the_last_equals_sign() {
+        assert_eq!(parse_type_count("CD56+ NK=2000").unwrap(), ("CD56+ NK".to_string(), 2000));
+        assert_eq!(parse_type_count("a=b/c d=7").unwrap(), ("a=b/c d".to_string(), 7));
+        assert!(parse_type_count("NK").is_err());
+        assert!(parse_type_count("NK=many").is_err());
+        assert!(parse_type_count("=3").is_err());
+    }
+
+    #[test]
+    fn allocation_adds_up() {
+        assert_eq!(allocate(10, &[0.5, 0.3, 0.2]), vec![5, 3, 2]);
+        assert_eq!(allocate(7, &[0.34, 0.33, 0.33]).iter().sum::<usize>(), 7);
+        assert_eq!(allocate(0, &[1.0]), vec![0]);
+    }
+
+    #[test]
+    fn multinomial_counts_keep_the_library_size_and_follow_the_profile() {
+        let profile = dense_to_csr(&[10_000.0, 6_000.0, 4_000.0, 0.0, 20_000.0, 0.0, 0.0, 0.0], 4);
+        let counts = sample_counts(&profile, &[1_000.0, 37.0], 3);
+        assert_eq!(counts.row_sums(), vec![1_000.0, 37.0]);
+        assert!((counts.get(0, 0) - 500.0).abs() < 60.0, "{}", counts.get(0, 0));
+        assert_eq!(counts.get(1, 0), 37.0);
+        assert_eq!(counts, sample_counts(&profile, &[1_000.0, 37.0], 3));
+    }
+}

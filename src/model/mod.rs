@@ -1,0 +1,269 @@
+//! The scGAN and cscGAN networks, behind a backend-neutral interface.
+//!
+//! Training and generation talk to a model only through [`GanBackend`]: one critic update, one generator update,
+//! generation, and parameters by name. The trainer owns every random number (latent vectors, interpolation
+//! weights, labels) and passes them in, so a backend is a deterministic function of its inputs: that is what makes
+//! resumed runs bit-identical, and what lets a GPU backend be added without touching `train` or `generate`.
+//! The CPU backend is [`crate::engine::CpuGan`], hand-written on faer (see `../shared/ENGINE.md`).
+
+/// Which network family, and for cscGAN its conditioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Unconditional scGAN.
+    Scgan,
+    /// Conditional cscGAN: conditional batch norm in the generator, and a conditional critic.
+    Cscgan {
+        /// Number of classes (cell types).
+        n_classes: usize,
+        /// The conditional critic's output layer.
+        critic: ConditionalCritic,
+    },
+}
+
+/// The conditional critic's output layer (h is the critic's last, 256-wide hidden layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditionalCritic {
+    /// The reference's default (`create_cond_critic`): D(x, y) = <W[y], h> + b[y], one output layer per class.
+    PerClassOutput,
+    /// Miyato & Koyama's projection critic: D(x, y) = w . h + b + <E[y], h>.
+    Projection,
+}
+
+/// Shape and constants of a model; the defaults are the paper's.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelConfig {
+    /// Number of genes G (the generator's output and the critic's input width).
+    pub n_genes: usize,
+    /// Latent dimension (128).
+    pub latent_dim: usize,
+    /// Generator hidden widths (256, 512, 1024).
+    pub generator_layers: Vec<usize>,
+    /// Critic hidden widths (1024, 512, 256).
+    pub critic_layers: Vec<usize>,
+    /// Total every generated cell is scaled to by the LSN layer (20,000).
+    pub library_size: f32,
+    /// Gradient-penalty weight lambda (10).
+    pub lambda_gp: f32,
+    /// Batch-norm epsilon (1e-5).
+    pub bn_epsilon: f32,
+    /// Batch-norm running-average decay (0.999).
+    pub bn_decay: f32,
+    /// scGAN or cscGAN.
+    pub kind: ModelKind,
+}
+
+impl ModelConfig {
+    /// The paper's model for `n_genes` genes.
+    pub fn paper(n_genes: usize, kind: ModelKind) -> Self {
+        ModelConfig {
+            n_genes,
+            latent_dim: 128,
+            generator_layers: vec![256, 512, 1024],
+            critic_layers: vec![1024, 512, 256],
+            library_size: 20_000.0,
+            lambda_gp: 10.0,
+            bn_epsilon: 1e-5,
+            bn_decay: 0.999,
+            kind,
+        }
+    }
+
+    /// Number of classes (0 for scGAN).
+    pub fn n_classes(&self) -> usize {
+        match self.kind {
+            ModelKind::Scgan => 0,
+            ModelKind::Cscgan { n_classes, .. } => n_classes,
+        }
+    }
+}
+
+/// AMSGrad settings (the reference's TensorFlow AMSGrad, with Adam's bias correction); defaults are the paper's.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OptimizerConfig {
+    /// First-moment decay (0.5).
+    pub beta1: f32,
+    /// Second-moment decay (0.9).
+    pub beta2: f32,
+    /// Added to the square root of the second moment (1e-8).
+    pub epsilon: f32,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        OptimizerConfig { beta1: 0.5, beta2: 0.9, epsilon: 1e-8 }
+    }
+}
+
+/// The inputs of one critic update. Row-major dense buffers; `B` is the batch size.
+#[derive(Debug, Clone, Copy)]
+pub struct CriticBatch<'a> {
+    /// Real cells, library-size normalised, `B x n_genes`.
+    pub real: &'a [f32],
+    /// Class of every real cell (empty for scGAN). The fakes are generated with the same labels, so that the
+    /// interpolates pair a real and a generated cell of one class, as the reference's penalty does.
+    pub labels: &'a [u32],
+    /// Latent vectors of the fakes, `B x latent_dim`, standard normal.
+    pub z: &'a [f32],
+    /// Interpolation weight of every cell, uniform on [0, 1): x_hat = alpha real + (1 - alpha) fake.
+    pub alpha: &'a [f32],
+}
+
+/// What one critic update measured (before the update).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CriticStats {
+    /// mean D(fake) - mean D(real) + lambda * penalty: the loss minimised.
+    pub loss: f32,
+    /// mean D(real) - mean D(fake): the Wasserstein estimate.
+    pub wasserstein: f32,
+    /// mean over cells of (||grad_x D(x_hat)|| - 1)^2, without lambda.
+    pub gradient_penalty: f32,
+}
+
+/// A named tensor: how parameters and states are saved and loaded (`generator.dense1.weight`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    /// Dotted name, readable from Python.
+    pub name: String,
+    /// Shape, row-major.
+    pub shape: Vec<usize>,
+    /// Values.
+    pub data: Vec<f32>,
+}
+
+/// A GAN implementation: everything training and generation need from an engine.
+pub trait GanBackend: Send {
+    /// The model's configuration.
+    fn config(&self) -> &ModelConfig;
+
+    /// One critic update with learning rate `lr`: generates the fakes (generator in training mode, no
+    /// generator update), computes the WGAN-GP loss and its exact gradient (the penalty's is a second derivative),
+    /// and applies AMSGrad to the critic. Returns the loss terms measured before the update.
+    fn critic_step(&mut self, batch: &CriticBatch<'_>, lr: f32) -> CriticStats;
+
+    /// One generator update with learning rate `lr`: loss -mean D(G(z, labels), labels), gradient through the
+    /// (fixed) critic, AMSGrad on the generator. Updates batch-norm running statistics. Returns the loss.
+    fn generator_step(&mut self, z: &[f32], labels: &[u32], lr: f32) -> f32;
+
+    /// Generates cells in inference mode (batch norm with running statistics): `out` is `n x n_genes` for the
+    /// `n = z.len() / latent_dim` latent vectors, each row summing to `library_size`.
+    fn generate(&mut self, z: &[f32], labels: &[u32], out: &mut [f32]);
+
+    /// The trainable parameters, generator's then critic's (what `model.safetensors` holds).
+    fn parameters(&self) -> Vec<NamedTensor>;
+
+    /// Non-trainable state: batch-norm running statistics, AMSGrad moments and step counts.
+    fn state(&self) -> Vec<NamedTensor>;
+
+    /// Replaces the trainable parameters: every name of [`GanBackend::parameters`] must be present with its shape;
+    /// a missing, unknown or misshapen tensor is an error naming it.
+    fn load_parameters(&mut self, tensors: &[NamedTensor]) -> crate::Result<()>;
+
+    /// Replaces the non-trainable state, with the same rules over the names of [`GanBackend::state`].
+    fn load_state(&mut self, tensors: &[NamedTensor]) -> crate::Result<()>;
+}
+
+/// Number of trainable parameters of a model (generator and critic; batch-norm running statistics excluded).
+///
+/// For the paper's widths this is `1,349,121 + 2,049 G` (scGAN), `1,345,280 + 3,841 K + 2,049 G` (cscGAN with
+/// the per-class output critic) and `1,345,537 + 3,840 K + 2,049 G` (projection critic).
+pub fn parameter_count(config: &ModelConfig) -> usize {
+    let k = config.n_classes();
+    let g = config.n_genes;
+    let mut total = 0;
+    // generator: linear layers without bias, (conditional) batch norm, output layer with bias
+    let mut n_in = config.latent_dim;
+    for &w in &config.generator_layers {
+        total += n_in * w + 2 * w * k.max(1);
+        n_in = w;
+    }
+    total += n_in * g + g;
+    // critic: linear layers with bias, then the output layer
+    let mut n_in = g;
+    for &w in &config.critic_layers {
+        total += n_in * w + w;
+        n_in = w;
+    }
+    total += match config.kind {
+        ModelKind::Scgan => n_in + 1,
+        ModelKind::Cscgan { critic: ConditionalCritic::PerClassOutput, .. } => k * (n_in + 1),
+        ModelKind::Cscgan { critic: ConditionalCritic::Projection, .. } => n_in + 1 + k * n_in,
+    };
+    total
+}
+
+/// Checks that a configuration describes a model that can be built: positive sizes (genes, latent dimension,
+/// every hidden width, at least one critic layer, at least one class for cscGAN), a positive finite library size,
+/// a non-negative penalty weight, a positive batch-norm epsilon and a decay in [0, 1].
+///
+/// # Errors
+/// [`crate::Error::InvalidParameter`] naming the first offending field.
+pub fn validate(config: &ModelConfig) -> crate::Result<()> {
+    use crate::Error;
+    if config.n_genes == 0 {
+        return Err(Error::parameter("n_genes", "the model needs at least one gene"));
+    }
+    if config.latent_dim == 0 {
+        return Err(Error::parameter("latent_dim", "must be at least 1"));
+    }
+    if config.generator_layers.contains(&0) {
+        return Err(Error::parameter("generator_layers", format!("{:?} has a zero width", config.generator_layers)));
+    }
+    if config.critic_layers.is_empty() || config.critic_layers.contains(&0) {
+        return Err(Error::parameter(
+            "critic_layers",
+            format!("{:?}: at least one hidden layer, no zero width", config.critic_layers),
+        ));
+    }
+    if let ModelKind::Cscgan { n_classes: 0, .. } = config.kind {
+        return Err(Error::parameter("n_classes", "cscGAN needs at least one class"));
+    }
+    if !(config.library_size > 0.0 && config.library_size.is_finite()) {
+        return Err(Error::parameter("library_size", format!("{} is not a positive number", config.library_size)));
+    }
+    if !(config.lambda_gp >= 0.0 && config.lambda_gp.is_finite()) {
+        return Err(Error::parameter("lambda_gp", format!("{} is not a non-negative number", config.lambda_gp)));
+    }
+    if !(config.bn_epsilon > 0.0 && config.bn_epsilon.is_finite()) {
+        return Err(Error::parameter("bn_epsilon", format!("{} is not a positive number", config.bn_epsilon)));
+    }
+    if !(0.0..=1.0).contains(&config.bn_decay) {
+        return Err(Error::parameter("bn_decay", format!("{} is not in [0, 1]", config.bn_decay)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_counts_match_the_spec_formulas() {
+        for g in [2_000, 17_789] {
+            let c = ModelConfig::paper(g, ModelKind::Scgan);
+            assert_eq!(parameter_count(&c), 1_349_121 + 2_049 * g);
+            for k in [3, 11] {
+                let per = ModelKind::Cscgan { n_classes: k, critic: ConditionalCritic::PerClassOutput };
+                assert_eq!(parameter_count(&ModelConfig::paper(g, per)), 1_345_280 + 3_841 * k + 2_049 * g);
+                let proj = ModelKind::Cscgan { n_classes: k, critic: ConditionalCritic::Projection };
+                assert_eq!(parameter_count(&ModelConfig::paper(g, proj)), 1_345_537 + 3_840 * k + 2_049 * g);
+            }
+        }
+        // SPEC.md quotes 37,799,782 for G = 17,789, but its own formula gives 1,349,121 + 2,049 * 17,789 = 37,798,782
+        assert_eq!(parameter_count(&ModelConfig::paper(17_789, ModelKind::Scgan)), 37_798_782);
+    }
+
+    #[test]
+    fn invalid_configurations_name_the_field() {
+        let mut c = ModelConfig::paper(10, ModelKind::Scgan);
+        assert!(validate(&c).is_ok());
+        c.critic_layers = vec![];
+        assert!(validate(&c).unwrap_err().to_string().contains("critic_layers"));
+        let c = ModelConfig::paper(10, ModelKind::Cscgan { n_classes: 0, critic: ConditionalCritic::Projection });
+        assert!(validate(&c).unwrap_err().to_string().contains("n_classes"));
+        let mut c = ModelConfig::paper(10, ModelKind::Scgan);
+        c.library_size = f32::NAN;
+        assert!(validate(&c).unwrap_err().to_string().contains("library_size"));
+    }
+}

@@ -1,0 +1,322 @@
+//! Training scGAN / cscGAN with WGAN-GP, as the paper does, resumable at any step.
+//!
+//! One *step* is the paper's generator iteration: `critic_steps` (5) critic updates, each on a fresh minibatch
+//! of `batch_size` (128) real cells and as many generated ones, then one generator update. The learning rate
+//! decays exponentially, `lr = lr0 * (lr_final / lr0)^(step / decay_steps)` (1e-4 to 1e-5 over 1e6 steps), as
+//! the reference's `exponential_decay`. The trainer owns all randomness (minibatch order, latent vectors,
+//! interpolation weights, generated labels) and passes it to the model, so the same seed and thread count give
+//! bit-identical weights and a resumed run continues exactly where the checkpoint left it.
+//!
+//! Every `validation_every` steps the [`validation`] figure (MMD on principal components against held-out
+//! validation cells) is computed and logged; the best model by it is what `model.safetensors` holds. Every
+//! `checkpoint_every` steps the full state is saved (see [`run`] for the folder's layout). A NaN or infinite
+//! loss stops training with an error, leaving the last good checkpoint and model as they were.
+
+pub mod data;
+pub mod presets;
+pub mod run;
+pub mod setup;
+pub mod validation;
+
+use std::io::Write;
+use std::time::Instant;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{ConditionalCritic, CriticBatch, GanBackend, ModelConfig, OptimizerConfig};
+use data::{CellSet, EpochSampler};
+use run::{save_checkpoint, save_model, LoopState, RunFolder};
+use validation::Validator;
+
+/// Which network to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelChoice {
+    /// Unconditional scGAN.
+    Scgan,
+    /// Conditional cscGAN (needs labels).
+    Cscgan,
+}
+
+/// Settings of a training run; the defaults are the paper's (`--preset paper`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainParams {
+    /// scGAN or cscGAN.
+    pub model: ModelChoice,
+    /// cscGAN's critic output layer.
+    pub conditional_critic: ConditionalCritic,
+    /// Stop after this many steps in total (paper: 1,000,000).
+    pub steps: u64,
+    /// Stop after this many seconds of this session, whichever comes first.
+    pub time_limit_seconds: Option<f64>,
+    /// Cells per minibatch (128).
+    pub batch_size: usize,
+    /// Critic updates per generator update (5).
+    pub critic_steps: usize,
+    /// Initial learning rate (1e-4).
+    pub learning_rate: f32,
+    /// Learning rate reached after `decay_steps` (1e-5).
+    pub learning_rate_final: f32,
+    /// Steps over which the learning rate decays to `learning_rate_final` (1,000,000).
+    pub decay_steps: u64,
+    /// AMSGrad settings.
+    pub optimizer: OptimizerConfig,
+    /// Seed of initialisation and of every random draw.
+    pub seed: u64,
+    /// Threads for the network engine.
+    pub threads: usize,
+    /// Steps between validation figures (0: never).
+    pub validation_every: u64,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Steps between log lines.
+    pub log_every: u64,
+    /// Testing aid: treat the loss of this step as NaN, to exercise divergence handling (never saved).
+    #[serde(skip)]
+    pub inject_nan_at: Option<u64>,
+}
+
+impl TrainParams {
+    /// The paper's settings.
+    pub fn paper() -> Self {
+        TrainParams {
+            model: ModelChoice::Cscgan,
+            conditional_critic: ConditionalCritic::PerClassOutput,
+            steps: 1_000_000,
+            time_limit_seconds: None,
+            batch_size: 128,
+            critic_steps: 5,
+            learning_rate: 1e-4,
+            learning_rate_final: 1e-5,
+            decay_steps: 1_000_000,
+            optimizer: OptimizerConfig::default(),
+            seed: 0,
+            threads: 1,
+            validation_every: 500,
+            checkpoint_every: 100,
+            log_every: 10,
+            inject_nan_at: None,
+        }
+    }
+
+    /// Checks the settings once, so that the loop never meets a bad one.
+    pub fn check(&self) -> Result<()> {
+        let positive = |name: &str, ok: bool| if ok { Ok(()) } else { Err(Error::parameter(name, "must be positive")) };
+        positive("--batch-size", self.batch_size > 0)?;
+        positive("--critic-steps", self.critic_steps > 0)?;
+        positive("--learning-rate", self.learning_rate > 0.0 && self.learning_rate.is_finite())?;
+        positive("--learning-rate-final", self.learning_rate_final > 0.0 && self.learning_rate_final.is_finite())?;
+        positive("--decay-steps", self.decay_steps > 0)?;
+        positive("--checkpoint-every", self.checkpoint_every > 0)?;
+        positive("--log-every", self.log_every > 0)?;
+        positive("--threads", self.threads > 0)?;
+        if let Some(t) = self.time_limit_seconds {
+            positive("--time", t > 0.0 && t.is_finite())?;
+        }
+        Ok(())
+    }
+
+    /// The learning rate at `step`.
+    pub fn learning_rate_at(&self, step: u64) -> f32 {
+        let ratio = (self.learning_rate_final / self.learning_rate) as f64;
+        (self.learning_rate as f64 * ratio.powf(step as f64 / self.decay_steps as f64)) as f32
+    }
+}
+
+/// One line of `log.jsonl`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Generator steps done.
+    pub step: u64,
+    /// Seconds of training so far.
+    pub seconds: f64,
+    /// Critic loss of the step's last critic update.
+    pub critic_loss: f32,
+    /// Wasserstein estimate, mean D(real) - mean D(fake).
+    pub wasserstein: f32,
+    /// Gradient penalty (without lambda).
+    pub gradient_penalty: f32,
+    /// Generator loss.
+    pub generator_loss: f32,
+    /// Learning rate used.
+    pub learning_rate: f32,
+    /// Validation figure (MMD^2 on principal components), on the steps it was computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_mmd: Option<f64>,
+}
+
+/// What [`train`] reports when it stops.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOutcome {
+    /// Steps done in total.
+    pub steps: u64,
+    /// Steps done in this session.
+    pub session_steps: u64,
+    /// Seconds of this session.
+    pub session_seconds: f64,
+    /// The best validation figure and its step.
+    pub best: Option<(f64, u64)>,
+}
+
+/// The cells and labels a run trains on.
+pub struct TrainingSet {
+    /// Training cells.
+    pub train: CellSet,
+    /// Validation cells (may be empty: then there is no validation figure).
+    pub validation: CellSet,
+    /// Fraction of training cells per class (one entry, 1.0, without classes).
+    pub class_proportions: Vec<f64>,
+}
+
+/// Called after every step with the step's log entry (for progress bars).
+pub type Progress<'a> = &'a mut dyn FnMut(&LogEntry, &TrainParams);
+
+/// Trains `model` on `data` from `state` until the step or time limit, writing into `run`.
+pub fn train(
+    model: &mut dyn GanBackend,
+    data: &TrainingSet,
+    params: &TrainParams,
+    run: &RunFolder,
+    mut state: LoopState,
+    progress: Progress<'_>,
+) -> Result<TrainOutcome> {
+    params.check()?;
+    let config: ModelConfig = model.config().clone();
+    let conditional = config.n_classes() > 0;
+    let (n_genes, latent, batch) = (config.n_genes, config.latent_dim, params.batch_size);
+    let validator = if data.validation.len() >= 2 && params.validation_every > 0 {
+        Some(Validator::new(&data.train, &data.validation, latent, config.library_size, params.seed)?)
+    } else {
+        None
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    rng.set_word_pos(state.rng_word_pos);
+    let mut sampler = EpochSampler::new(data.train.len(), params.seed, state.epoch, state.position);
+    let cumulative: Vec<f64> = data
+        .class_proportions
+        .iter()
+        .scan(0.0, |sum, p| {
+            *sum += p;
+            Some(*sum)
+        })
+        .collect();
+
+    let mut real = vec![0f32; batch * n_genes];
+    let mut rows = Vec::with_capacity(batch);
+    let mut labels = Vec::with_capacity(batch);
+    let mut z = vec![0f32; batch * latent];
+    let mut alpha = vec![0f32; batch];
+    let mut generated_labels = vec![0u32; batch];
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run.log())
+        .map_err(|e| Error::io(run.log(), e))?;
+
+    let start = Instant::now();
+    let session_start_step = state.step;
+    let mut last_checkpoint = state.step;
+    let elapsed_before = state.elapsed_seconds;
+    let out_of_time = |start: &Instant| params.time_limit_seconds.is_some_and(|t| start.elapsed().as_secs_f64() >= t);
+    while state.step < params.steps && !out_of_time(&start) {
+        let lr = params.learning_rate_at(state.step);
+        let mut critic = Default::default();
+        for _ in 0..params.critic_steps {
+            sampler.next_batch(batch, &mut rows);
+            data.train.fill_batch(&rows, &mut real, &mut labels);
+            z.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut rng));
+            alpha.iter_mut().for_each(|a| *a = rng.random::<f32>());
+            let batch_labels: &[u32] = if conditional { &labels } else { &[] };
+            critic = model.critic_step(&CriticBatch { real: &real, labels: batch_labels, z: &z, alpha: &alpha }, lr);
+        }
+        z.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut rng));
+        for label in generated_labels.iter_mut() {
+            let u: f64 = rng.random();
+            *label = cumulative.iter().position(|&c| u < c).unwrap_or(cumulative.len() - 1) as u32;
+        }
+        let gen_labels: &[u32] = if conditional { &generated_labels } else { &[] };
+        let mut generator_loss = model.generator_step(&z, gen_labels, lr);
+        state.step += 1;
+        if params.inject_nan_at == Some(state.step) {
+            generator_loss = f32::NAN;
+        }
+        (state.epoch, state.position) = sampler.position();
+        state.rng_word_pos = rng.get_word_pos();
+        state.elapsed_seconds = elapsed_before + start.elapsed().as_secs_f64();
+
+        let mut entry = LogEntry {
+            step: state.step,
+            seconds: state.elapsed_seconds,
+            critic_loss: critic.loss,
+            wasserstein: critic.wasserstein,
+            gradient_penalty: critic.gradient_penalty,
+            generator_loss,
+            learning_rate: lr,
+            validation_mmd: None,
+        };
+        if !critic.loss.is_finite() || !generator_loss.is_finite() {
+            write_log(&mut log, run, &entry)?;
+            return Err(Error::invalid_data(
+                &run.path,
+                format!("training step {}", state.step),
+                format!(
+                    "the loss diverged (critic {}, generator {}); training stopped. The last good checkpoint \
+                     (step {}) and model are kept: resume with `scgan train --resume {} --learning-rate <lower>`",
+                    critic.loss,
+                    generator_loss,
+                    last_checkpoint,
+                    run.path.display()
+                ),
+            ));
+        }
+        let last_step = state.step >= params.steps || out_of_time(&start);
+        if let Some(validator) = &validator {
+            if state.step % params.validation_every == 0 || last_step {
+                let score = validator.score(model);
+                entry.validation_mmd = Some(score);
+                if score.is_finite() && state.best.is_none_or(|(best, _)| score < best) {
+                    state.best = Some((score, state.step));
+                    save_model(run, model, state.step, Some(score))?;
+                }
+            }
+        }
+        if state.step % params.log_every == 0 || entry.validation_mmd.is_some() || last_step {
+            write_log(&mut log, run, &entry)?;
+        }
+        if state.step % params.checkpoint_every == 0 || last_step {
+            if state.best.is_none() {
+                save_model(run, model, state.step, None)?;
+            }
+            save_checkpoint(run, model, &state)?;
+            last_checkpoint = state.step;
+        }
+        progress(&entry, params);
+    }
+    Ok(TrainOutcome {
+        steps: state.step,
+        session_steps: state.step - session_start_step,
+        session_seconds: start.elapsed().as_secs_f64(),
+        best: state.best,
+    })
+}
+
+fn write_log(log: &mut std::fs::File, run: &RunFolder, entry: &LogEntry) -> Result<()> {
+    let line = serde_json::to_string(entry).unwrap_or_default();
+    writeln!(log, "{line}").map_err(|e| Error::io(run.log(), e))
+}
+
+/// Drops log lines after `step` (a resumed run redoes those steps).
+pub fn truncate_log(run: &RunFolder, step: u64) -> Result<()> {
+    let path = run.log();
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let kept: String = text
+        .lines()
+        .filter(|line| serde_json::from_str::<LogEntry>(line).is_ok_and(|e| e.step <= step))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    crate::io::write_atomically(&path, |file| file.write_all(kept.as_bytes()))
+}

@@ -1,0 +1,207 @@
+//! The run folder: everything a training run writes, and how it is read back.
+//!
+//! ```text
+//! runs/pbmc/
+//!   config.json              every setting: model, training, preprocessing, input file, scgan version
+//!   data.json                gene names, class names and proportions, real library sizes per class
+//!   model.safetensors        the generator's and critic's trainable parameters, nothing else: the best by
+//!                            the validation figure once there is one, else the latest
+//!   model_state.safetensors  batch-norm running statistics of those same weights (metadata `step` ties them)
+//!   log.jsonl                one JSON object per logged step: losses, learning rate, validation figure
+//!   state/checkpoint.safetensors
+//!                            the latest complete state for `--resume`: parameters, batch-norm statistics,
+//!                            AMSGrad moments, and in its metadata the step, sampler position and RNG position
+//! ```
+//! Every file is written to a temporary name, flushed and renamed, so a run killed at any moment leaves the
+//! previous version of each file intact.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::io::tensors::{load_tensors, save_tensors};
+use crate::io::write_atomically;
+use crate::model::{GanBackend, NamedTensor};
+
+/// Paths inside a run folder.
+#[derive(Debug, Clone)]
+pub struct RunFolder {
+    /// The folder.
+    pub path: PathBuf,
+}
+
+impl RunFolder {
+    /// The run folder at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        RunFolder { path: path.into() }
+    }
+    /// `config.json`.
+    pub fn config(&self) -> PathBuf {
+        self.path.join("config.json")
+    }
+    /// `data.json`.
+    pub fn data(&self) -> PathBuf {
+        self.path.join("data.json")
+    }
+    /// `model.safetensors`.
+    pub fn model(&self) -> PathBuf {
+        self.path.join("model.safetensors")
+    }
+    /// `model_state.safetensors`.
+    pub fn model_state(&self) -> PathBuf {
+        self.path.join("model_state.safetensors")
+    }
+    /// `log.jsonl`.
+    pub fn log(&self) -> PathBuf {
+        self.path.join("log.jsonl")
+    }
+    /// `state/checkpoint.safetensors`.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.path.join("state").join("checkpoint.safetensors")
+    }
+}
+
+/// What generation needs to know about the training data (`data.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataDescription {
+    /// Gene names, in the model's output order.
+    pub genes: Vec<String>,
+    /// The obs column the classes came from (None for unlabelled data).
+    pub label_key: Option<String>,
+    /// Class names; class `k` of the model is `classes[k]`.
+    pub classes: Vec<String>,
+    /// Fraction of training cells in each class.
+    pub class_proportions: Vec<f64>,
+    /// Total raw counts of every training cell, per class: the library sizes generated cells are drawn from.
+    pub library_sizes: Vec<Vec<f64>>,
+    /// Number of training and validation cells.
+    pub n_train: usize,
+    /// Number of validation cells.
+    pub n_validation: usize,
+}
+
+/// Writes `value` as pretty JSON to `path`, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::invalid_data(path, "json", format!("cannot be encoded: {e}")))?;
+    write_atomically(path, |file| std::io::Write::write_all(file, text.as_bytes()))
+}
+
+/// Reads JSON from `path`, naming the file in errors.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::format(path, format!("line {}", e.line()), format!("{e} (written by another scgan version?)"))
+    })
+}
+
+/// The training loop's position, saved in the checkpoint's metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct LoopState {
+    /// Generator steps done.
+    pub step: u64,
+    /// Epoch of the minibatch sampler.
+    pub epoch: u64,
+    /// Position within the epoch.
+    pub position: usize,
+    /// Word position of the training RNG.
+    pub rng_word_pos: u128,
+    /// Seconds of training so far, over all sessions.
+    pub elapsed_seconds: f64,
+    /// Best validation figure so far (lower is better) and its step.
+    pub best: Option<(f64, u64)>,
+}
+
+fn loop_metadata(state: &LoopState) -> HashMap<String, String> {
+    HashMap::from([
+        ("format".to_string(), "scgan checkpoint 1".to_string()),
+        ("scgan_version".to_string(), crate::VERSION.to_string()),
+        ("step".to_string(), state.step.to_string()),
+        ("loop".to_string(), serde_json::to_string(state).unwrap_or_default()),
+    ])
+}
+
+/// Saves the complete training state (parameters, batch-norm statistics, optimiser moments, loop position).
+pub fn save_checkpoint(run: &RunFolder, model: &dyn GanBackend, state: &LoopState) -> Result<()> {
+    let folder = run.checkpoint().parent().map(Path::to_path_buf).unwrap_or_else(|| run.path.clone());
+    std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+    let mut tensors = model.parameters();
+    tensors.extend(model.state());
+    save_tensors(&run.checkpoint(), &tensors, &loop_metadata(state))
+}
+
+/// Loads the checkpoint into `model` and returns the loop position.
+pub fn load_checkpoint(run: &RunFolder, model: &mut dyn GanBackend) -> Result<LoopState> {
+    let path = run.checkpoint();
+    let (tensors, metadata) = load_tensors(&path)?;
+    let state: LoopState = metadata
+        .get("loop")
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or_else(|| Error::format(&path, "__metadata__.loop", "missing or unreadable: not an scgan checkpoint"))?;
+    let parameter_names: Vec<String> = model.parameters().into_iter().map(|t| t.name).collect();
+    let (parameters, rest): (Vec<NamedTensor>, Vec<NamedTensor>) =
+        tensors.into_iter().partition(|t| parameter_names.contains(&t.name));
+    model.load_parameters(&parameters).map_err(|e| with_path(e, &path))?;
+    model.load_state(&rest).map_err(|e| with_path(e, &path))?;
+    Ok(state)
+}
+
+/// Saves the weights generation uses: `model.safetensors` (trainable parameters only) and
+/// `model_state.safetensors` (batch-norm running statistics), both tagged with `step`.
+pub fn save_model(run: &RunFolder, model: &dyn GanBackend, step: u64, validation: Option<f64>) -> Result<()> {
+    let mut metadata = HashMap::from([
+        ("format".to_string(), "scgan model 1".to_string()),
+        ("scgan_version".to_string(), crate::VERSION.to_string()),
+        ("step".to_string(), step.to_string()),
+    ]);
+    if let Some(score) = validation {
+        metadata.insert("validation_mmd".to_string(), format!("{score}"));
+    }
+    let running: Vec<NamedTensor> = model.state().into_iter().filter(|t| t.name.contains("running_")).collect();
+    // Statistics first: a kill between the two writes leaves a step mismatch that loading reports, never a
+    // silently mismatched pair.
+    save_tensors(&run.model_state(), &running, &metadata)?;
+    save_tensors(&run.model(), &model.parameters(), &metadata)
+}
+
+/// Loads `model.safetensors` and `model_state.safetensors` into `model`; returns the step they come from.
+pub fn load_model(run: &RunFolder, model: &mut dyn GanBackend) -> Result<u64> {
+    let (parameters, metadata) = load_tensors(&run.model())?;
+    let (running, state_metadata) = load_tensors(&run.model_state())?;
+    let step = metadata.get("step").cloned().unwrap_or_default();
+    if state_metadata.get("step") != Some(&step) {
+        return Err(Error::format(
+            run.model_state(),
+            "__metadata__.step",
+            format!(
+                "is {:?} but model.safetensors is from step {step}; the run was interrupted while saving: \
+                 resume it (scgan train --resume) to write both again",
+                state_metadata.get("step")
+            ),
+        ));
+    }
+    model.load_parameters(&parameters).map_err(|e| with_path(e, &run.model()))?;
+    let mut state = model.state();
+    let by_name: BTreeMap<&str, &NamedTensor> = running.iter().map(|t| (t.name.as_str(), t)).collect();
+    for tensor in state.iter_mut().filter(|t| t.name.contains("running_")) {
+        match by_name.get(tensor.name.as_str()) {
+            Some(saved) if saved.shape == tensor.shape => tensor.data.clone_from(&saved.data),
+            _ => {
+                return Err(Error::format(run.model_state(), &tensor.name, "missing, or of another shape than the model's"))
+            }
+        }
+    }
+    model.load_state(&state).map_err(|e| with_path(e, &run.model_state()))?;
+    step.parse().map_err(|_| Error::format(run.model(), "__metadata__.step", "not a step number"))
+}
+
+fn with_path(error: Error, path: &Path) -> Error {
+    match error {
+        Error::InvalidData { field, message, .. } | Error::Format { field, message, .. } => {
+            Error::format(path, field, message)
+        }
+        other => other,
+    }
+}

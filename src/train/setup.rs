@@ -1,0 +1,230 @@
+//! Starting and resuming runs: from an input file to the cells, labels and model the loop trains.
+//!
+//! `scgan train` accepts raw counts in any format [`crate::io::read`] reads and preprocesses them with the same
+//! flags as `scgan preprocess`; a file written by `scgan preprocess` is recognised (`uns['scgan']['preprocess']`)
+//! and used as it is. Cells in `obs['split'] == "validation"` are the validation cells; without a split column a
+//! stratified validation split is made here. A resumed run reads its input again with the settings recorded in
+//! `config.json`, which rebuilds exactly the same training set.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::data::CellSet;
+use super::run::{load_checkpoint, read_json, write_json, DataDescription, LoopState, RunFolder};
+use super::{truncate_log, ModelChoice, TrainParams, TrainingSet};
+use crate::data::Column;
+use crate::engine::CpuGan;
+use crate::error::{Error, Result};
+use crate::io::{self, ReadOptions};
+use crate::model::{GanBackend, ModelConfig, ModelKind};
+use crate::preprocess::{self, split, PreprocessParams, SplitParams};
+
+/// Everything `config.json` records: enough to rebuild the run from its input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// scgan version that started the run.
+    pub scgan_version: String,
+    /// The named preset the settings started from (`paper`).
+    pub preset: String,
+    /// The input file.
+    pub input: PathBuf,
+    /// h5ad layer read instead of X.
+    pub layer: Option<String>,
+    /// CSV/TSV tables with genes in rows.
+    pub transpose: bool,
+    /// Preprocessing applied to raw input (not used when the input was already preprocessed).
+    pub preprocess: PreprocessParams,
+    /// Whether the input had been written by `scgan preprocess`.
+    pub input_was_preprocessed: bool,
+    /// Fraction of cells held out for validation when the input has no `obs['split']`.
+    pub validation_fraction: f64,
+    /// Training settings.
+    pub train: TrainParams,
+    /// The network.
+    pub model: ModelConfig,
+}
+
+/// A run ready to train: the model, its data and where it stands.
+pub struct Session {
+    /// The network.
+    pub model: Box<dyn GanBackend>,
+    /// Training and validation cells.
+    pub data: TrainingSet,
+    /// The run folder.
+    pub run: RunFolder,
+    /// Where the loop starts.
+    pub state: LoopState,
+    /// The run's configuration.
+    pub config: RunConfig,
+    /// What generation needs to know about the data.
+    pub description: DataDescription,
+}
+
+/// Reads and prepares the training data: preprocessing when needed, labels, validation split.
+pub fn prepare_data(
+    input: &Path,
+    read: &ReadOptions,
+    preprocess_params: &PreprocessParams,
+    validation_fraction: f64,
+    choice: ModelChoice,
+    seed: u64,
+) -> Result<(TrainingSet, DataDescription, bool)> {
+    let matrix = io::read(input, read)?;
+    let was_preprocessed = preprocess::is_preprocessed(&matrix);
+    let mut matrix = if was_preprocessed {
+        matrix
+    } else {
+        let mut params = preprocess_params.clone();
+        params.split = None;
+        if choice == ModelChoice::Scgan && params.label_key.is_none() {
+            params.cluster = None;
+        }
+        preprocess::preprocess(matrix, &params)?.0
+    };
+    let label_key = preprocess_params.label_key.clone().or_else(|| {
+        let recorded = matrix.uns.get("scgan")?.get("preprocess")?.get("label_key")?.as_str()?.to_string();
+        Some(recorded)
+    });
+    if choice == ModelChoice::Cscgan && label_key.is_none() {
+        return Err(Error::parameter(
+            "--label-key",
+            "cscGAN needs cell types: give --label-key, let preprocessing cluster the cells (drop --no-cluster), \
+             or train --model scgan",
+        ));
+    }
+    let labels: Vec<String> = match &label_key {
+        Some(key) => matrix.labels(key)?.into_iter().map(Option::unwrap_or_default).collect(),
+        None => vec!["all cells".to_string(); matrix.n_cells()],
+    };
+    if matrix.obs.get("split").is_none() {
+        let params = SplitParams { validation: validation_fraction, test: 0.0, seed };
+        split::split(&mut matrix, &labels, label_key.as_deref().unwrap_or("(all cells)"), &params)?;
+    }
+    let parts = matrix.labels("split")?;
+    let rows_of = |part: &str| -> Vec<usize> {
+        (0..matrix.n_cells()).filter(|&i| parts[i].as_deref() == Some(part) && !labels[i].is_empty()).collect()
+    };
+    let (train_rows, validation_rows) = (rows_of("train"), rows_of("validation"));
+    if train_rows.is_empty() {
+        return Err(Error::invalid_data(input, "obs['split']", "no cells are marked \"train\""));
+    }
+    // Classes in the order of the label column's categories (or sorted), restricted to those trained on.
+    let ordered: Vec<String> = match label_key.as_deref().and_then(|k| matrix.obs.get(k)) {
+        Some(Column::Categorical { categories, .. }) => categories.clone(),
+        _ => {
+            let mut distinct: Vec<String> = labels.clone();
+            distinct.sort();
+            distinct.dedup();
+            distinct
+        }
+    };
+    let classes: Vec<String> = ordered.into_iter().filter(|c| train_rows.iter().any(|&i| &labels[i] == c)).collect();
+    let code = |i: usize| classes.iter().position(|c| c == &labels[i]);
+    let validation_rows: Vec<usize> = validation_rows.into_iter().filter(|&i| code(i).is_some()).collect();
+    let codes = |rows: &[usize]| rows.iter().map(|&i| code(i).unwrap_or(0) as u32).collect::<Vec<u32>>();
+
+    let library_size = 20_000.0;
+    let train = CellSet::new(matrix.x.select_rows(&train_rows), codes(&train_rows), library_size);
+    let validation = CellSet::new(matrix.x.select_rows(&validation_rows), codes(&validation_rows), library_size);
+    let totals = train.counts.row_sums();
+    let mut library_sizes = vec![Vec::new(); classes.len()];
+    for (k, &label) in train.labels.iter().enumerate() {
+        library_sizes[label as usize].push(totals[k]);
+    }
+    let class_proportions = library_sizes.iter().map(|s| s.len() as f64 / train.len() as f64).collect();
+    let description = DataDescription {
+        genes: matrix.var_names().to_vec(),
+        label_key,
+        classes,
+        class_proportions: Vec::clone(&class_proportions),
+        library_sizes,
+        n_train: train.len(),
+        n_validation: validation.len(),
+    };
+    Ok((TrainingSet { train, validation, class_proportions }, description, was_preprocessed))
+}
+
+fn build_model(config: &ModelConfig, params: &TrainParams) -> Result<Box<dyn GanBackend>> {
+    Ok(Box::new(CpuGan::new(config.clone(), params.optimizer, params.seed, params.threads)?))
+}
+
+/// Starts a new run in `out` (which must not hold one already).
+#[allow(clippy::too_many_arguments)]
+pub fn start(
+    input: &Path,
+    read: &ReadOptions,
+    preprocess_params: &PreprocessParams,
+    validation_fraction: f64,
+    params: TrainParams,
+    preset: &str,
+    out: &Path,
+) -> Result<Session> {
+    params.check()?;
+    let run = RunFolder::new(out);
+    if run.config().exists() {
+        return Err(Error::invalid_data(
+            out,
+            "config.json",
+            "this folder already holds a run: continue it with --resume, or choose another --out",
+        ));
+    }
+    let (data, description, was_preprocessed) =
+        prepare_data(input, read, preprocess_params, validation_fraction, params.model, params.seed)?;
+    let kind = match params.model {
+        ModelChoice::Scgan => ModelKind::Scgan,
+        ModelChoice::Cscgan => {
+            ModelKind::Cscgan { n_classes: description.classes.len(), critic: params.conditional_critic }
+        }
+    };
+    let model_config = ModelConfig::paper(description.genes.len(), kind);
+    let model = build_model(&model_config, &params)?;
+    let config = RunConfig {
+        scgan_version: crate::VERSION.to_string(),
+        preset: preset.to_string(),
+        input: std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf()),
+        layer: read.layer.clone(),
+        transpose: read.transpose,
+        preprocess: preprocess_params.clone(),
+        input_was_preprocessed: was_preprocessed,
+        validation_fraction,
+        train: params,
+        model: model_config,
+    };
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    write_json(&run.data(), &description)?;
+    write_json(&run.config(), &config)?;
+    let _ = std::fs::remove_file(run.log());
+    Ok(Session { model, data, run, state: LoopState::default(), config, description })
+}
+
+/// Resumes the run in `out` from its checkpoint; `update` may change the stopping rule, threads or learning
+/// rate (everything else is the run's own).
+pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Session> {
+    let run = RunFolder::new(out);
+    let mut config: RunConfig = read_json(&run.config())?;
+    let description: DataDescription = read_json(&run.data())?;
+    update(&mut config.train);
+    config.train.check()?;
+    let read = ReadOptions { layer: config.layer.clone(), transpose: config.transpose };
+    let (data, rebuilt, _) = prepare_data(
+        &config.input,
+        &read,
+        &config.preprocess,
+        config.validation_fraction,
+        config.train.model,
+        config.train.seed,
+    )?;
+    if rebuilt.genes != description.genes || rebuilt.classes != description.classes {
+        return Err(Error::invalid_data(
+            &config.input,
+            "genes / classes",
+            format!("differ from those the run in {} was trained on: the input file changed", out.display()),
+        ));
+    }
+    let mut model = build_model(&config.model, &config.train)?;
+    let state = load_checkpoint(&run, model.as_mut())?;
+    truncate_log(&run, state.step)?;
+    write_json(&run.config(), &config)?;
+    Ok(Session { model, data, run, state, config, description })
+}

@@ -1,0 +1,339 @@
+//! Finite-difference checks of the engine's gradients (in f64, on tiny networks), and the engine's other
+//! contracts: AMSGrad steps, parameter counts, determinism, generation.
+//!
+//! Every check differentiates the loss numerically in each parameter (see [`check`]) and compares with the
+//! analytic gradient; the worst relative error over all parameters is printed (`--nocapture`) and asserted.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use scgan::engine::{CpuGan, CriticTerms, Network};
+use scgan::model::{
+    parameter_count, ConditionalCritic, CriticBatch, GanBackend, ModelConfig, ModelKind, OptimizerConfig,
+};
+
+const B: usize = 4;
+const G: usize = 7;
+const L: usize = 3;
+const K: usize = 3;
+/// Relative tolerance of the gradient checks.
+const TOL: f64 = 1e-5;
+
+fn tiny(kind: ModelKind, library_size: f32) -> ModelConfig {
+    let mut c = ModelConfig::paper(G, kind);
+    c.latent_dim = L;
+    c.generator_layers = vec![5, 6, 7];
+    c.critic_layers = vec![6, 5, 4];
+    c.library_size = library_size;
+    c
+}
+
+fn kinds() -> Vec<(&'static str, ModelKind)> {
+    vec![
+        ("scGAN", ModelKind::Scgan),
+        ("cscGAN per-class", ModelKind::Cscgan { n_classes: K, critic: ConditionalCritic::PerClassOutput }),
+        ("cscGAN projection", ModelKind::Cscgan { n_classes: K, critic: ConditionalCritic::Projection }),
+    ]
+}
+
+struct Inputs {
+    real: Vec<f64>,
+    labels: Vec<u32>,
+    z: Vec<f64>,
+    alpha: Vec<f64>,
+}
+
+fn inputs(seed: u64, conditional: bool, library_size: f64) -> Inputs {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut real = vec![0.0; B * G];
+    for row in real.chunks_mut(G) {
+        for x in row.iter_mut() {
+            if rng.random::<f64>() < 0.7 {
+                *x = rng.random::<f64>() * 3.0 + 0.1;
+            }
+        }
+        row[0] += 0.5;
+        let s: f64 = row.iter().sum();
+        row.iter_mut().for_each(|x| *x *= library_size / s);
+    }
+    let z = (0..B * L).map(|_| StandardNormal.sample(&mut rng)).collect();
+    let alpha = (0..B).map(|_| 0.1 + 0.8 * rng.random::<f64>()).collect();
+    let labels = if conditional { (0..B as u32).map(|i| i % K as u32).collect() } else { vec![] };
+    Inputs { real, labels, z, alpha }
+}
+
+/// A tiny f64 network with every parameter (biases, batch-norm affines, outputs) moved off its initial value,
+/// so that few gradients are trivially zero.
+fn network(kind: ModelKind, seed: u64, library_size: f32) -> Network<f64> {
+    let mut net = Network::<f64>::new(tiny(kind, library_size), OptimizerConfig::default(), seed, 1).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+    for which in 0..2 {
+        let set = if which == 0 { net.generator_params_mut() } else { net.critic_params_mut() };
+        let entries = set.entries().to_vec();
+        for e in entries {
+            // gamma around 1; hidden biases and betas mostly positive, so that few units are dead for the whole batch
+            let base = if e.name.ends_with("gamma") {
+                Some(1.0)
+            } else if e.name.ends_with("beta") || (e.name.ends_with("bias") && e.name.contains("dense")) {
+                Some(0.5)
+            } else {
+                None
+            };
+            // deeper critic weights leaning positive: the activations are non-negative, so this keeps units alive
+            let shift = if e.name.starts_with("critic.dense") && !e.name.starts_with("critic.dense1") { 0.3 } else { 0.0 };
+            for x in &mut set.values_mut()[e.range()] {
+                let noise: f64 = StandardNormal.sample(&mut rng);
+                *x = base.unwrap_or(*x) + shift + 0.3 * noise;
+            }
+        }
+    }
+    net
+}
+
+/// Worst relative error of `analytic` against finite differences of `loss` over all parameters; `value(i)` reads
+/// parameter `i`, `set(i, v)` writes it.
+///
+/// The difference is the fourth-order central stencil
+/// `fd = (8 (L(x+h) - L(x-h)) - (L(x+2h) - L(x-2h))) / (12 h)` with `h = 1e-5 max(1, |x|)`: its truncation error
+/// (`h^4 L^(5) / 30`) is far below its rounding noise, about `noise = 10 eps max(|L|, 1) / h`. The relative error
+/// is `|a - fd| / max(|a|, |fd|, noise / TOL)`: entries too small for a relative check at `TOL` are held to
+/// `|a - fd| < noise` instead, so `worst < TOL` asserts both.
+fn check(
+    what: &str,
+    analytic: &[f64],
+    mut value: impl FnMut(usize) -> f64,
+    mut set: impl FnMut(usize, f64),
+    mut loss: impl FnMut() -> f64,
+) -> f64 {
+    let amax = analytic.iter().fold(0.0_f64, |m, a| m.max(a.abs()));
+    let l0 = loss();
+    let mut worst: (f64, usize, f64, f64) = (0.0, 0, 0.0, 0.0);
+    let (mut relative, mut zeros) = (0, 0);
+    for (i, &a) in analytic.iter().enumerate() {
+        let x = value(i);
+        let h = 1e-5 * x.abs().max(1.0);
+        let mut at = |d: f64| {
+            set(i, x + d);
+            loss()
+        };
+        let (p1, m1, p2, m2) = (at(h), at(-h), at(2.0 * h), at(-2.0 * h));
+        set(i, x);
+        let fd = (8.0 * (p1 - m1) - (p2 - m2)) / (12.0 * h);
+        let noise = 10.0 * f64::EPSILON * l0.abs().max(1.0) / h;
+        let floor = noise / TOL;
+        relative += usize::from(a.abs().max(fd.abs()) >= floor);
+        zeros += usize::from(a == 0.0);
+        let err = (a - fd).abs() / a.abs().max(fd.abs()).max(floor);
+        if err > worst.0 {
+            worst = (err, i, a, fd);
+        }
+    }
+    println!(
+        "{what}: loss {l0:.4e}, {} parameters ({relative} checked relatively, {zeros} exact zeros), max |grad| \
+         {amax:.3e}, worst relative error {:.2e} (parameter {}: analytic {:.6e}, fd {:.6e})",
+        analytic.len(),
+        worst.0,
+        worst.1,
+        worst.2,
+        worst.3
+    );
+    worst.0
+}
+
+/// Exact-zero gradient entries per tensor, for the report.
+fn zero_report(set: &scgan::engine::ParamSet<f64>) -> String {
+    set.entries()
+        .iter()
+        .filter_map(|e| {
+            let z = set.grads()[e.range()].iter().filter(|g| **g == 0.0).count();
+            (z > 0).then(|| format!("{} {z}/{}", e.name, e.len))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `sparse`: whether the real cells go through the sparse kernels (they are 30% zeros).
+fn critic_check(kind: ModelKind, name: &str, terms: CriticTerms, library_size: f32, sparse: bool) -> (f64, Network<f64>) {
+    let mut net = network(kind, 11, library_size);
+    net.set_sparse_limit(if sparse { 1.0 } else { -1.0 });
+    let name = &format!("{name}{}", if sparse { " (sparse real rows)" } else { "" });
+    let inp = inputs(5, kind != ModelKind::Scgan, library_size as f64);
+    let l0 = net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms);
+    assert!(l0.loss.is_finite() && l0.gradient_penalty > 0.0);
+    let grads = net.critic_params().grads().to_vec();
+    let cell = std::cell::RefCell::new(&mut net);
+    let err = check(
+        &format!("{name} critic {terms:?} (library size {library_size})"),
+        &grads,
+        |i| cell.borrow().critic_params().values()[i],
+        |i, v| cell.borrow_mut().critic_params_mut().values_mut()[i] = v,
+        || cell.borrow_mut().critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms).loss,
+    );
+    println!("  exact zeros: {}", zero_report(net.critic_params()));
+    (err, net)
+}
+
+#[test]
+fn critic_loss_gradient_matches_finite_differences() {
+    for library_size in [10.0, 20_000.0] {
+        for sparse in [false, true] {
+            for (name, kind) in kinds() {
+                let (err, _) = critic_check(kind, name, CriticTerms::Full, library_size, sparse);
+                assert!(err < TOL, "{name}: worst relative error {err:.2e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn penalty_gradient_matches_finite_differences_and_has_second_order_terms() {
+    for (name, kind) in kinds() {
+        let (err, net) = critic_check(kind, name, CriticTerms::PenaltyOnly, 10.0, true);
+        assert!(err < TOL, "{name}: worst relative error {err:.2e}");
+        // the penalty reaches every weight (W1..W3 and the output weight), and no bias
+        let set = net.critic_params();
+        for e in set.entries() {
+            let norm: f64 = set.grads()[e.range()].iter().map(|g| g * g).sum::<f64>().sqrt();
+            if e.name.ends_with("bias") {
+                assert!(norm == 0.0, "{name}: {} has penalty gradient {norm}", e.name);
+            } else {
+                assert!(norm > 1e-6, "{name}: {} has no penalty gradient", e.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn generator_loss_gradient_matches_finite_differences() {
+    for library_size in [10.0, 20_000.0] {
+        for (name, kind) in kinds() {
+            let mut net = network(kind, 23, library_size);
+            let inp = inputs(7, kind != ModelKind::Scgan, library_size as f64);
+            let l0 = net.generator_loss_and_gradients(&inp.z, &inp.labels);
+            assert!(l0.is_finite());
+            let grads = net.generator_params().grads().to_vec();
+            let cell = std::cell::RefCell::new(&mut net);
+            let err = check(
+                &format!("{name} generator (library size {library_size})"),
+                &grads,
+                |i| cell.borrow().generator_params().values()[i],
+                |i, v| cell.borrow_mut().generator_params_mut().values_mut()[i] = v,
+                || cell.borrow_mut().generator_loss_and_gradients(&inp.z, &inp.labels),
+            );
+            assert!(err < TOL, "{name}: worst relative error {err:.2e}");
+            println!("  exact zeros: {}", zero_report(net.generator_params()));
+            let set = net.generator_params();
+            for e in set.entries() {
+                let norm: f64 = set.grads()[e.range()].iter().map(|g| g * g).sum::<f64>().sqrt();
+                assert!(norm > 0.0, "{name}: {} has a zero gradient", e.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn parameter_counts_match_the_spec() {
+    for g in [50, 300] {
+        let mut configs = vec![(ModelConfig::paper(g, ModelKind::Scgan), 1_349_121 + 2_049 * g)];
+        for k in [2, 5] {
+            let per = ModelKind::Cscgan { n_classes: k, critic: ConditionalCritic::PerClassOutput };
+            configs.push((ModelConfig::paper(g, per), 1_345_280 + 3_841 * k + 2_049 * g));
+            let proj = ModelKind::Cscgan { n_classes: k, critic: ConditionalCritic::Projection };
+            configs.push((ModelConfig::paper(g, proj), 1_345_537 + 3_840 * k + 2_049 * g));
+        }
+        for (config, expected) in configs {
+            assert_eq!(parameter_count(&config), expected);
+            let gan = CpuGan::new(config.clone(), OptimizerConfig::default(), 0, 1).unwrap();
+            let n: usize = gan.parameters().iter().map(|t| t.data.len()).sum();
+            assert_eq!(n, expected, "{:?}", config.kind);
+            let names: Vec<String> = gan.parameters().into_iter().map(|t| t.name).collect();
+            assert_eq!(names[0], "generator.dense1.weight");
+            assert!(names.iter().position(|n| n.starts_with("critic.")) > names.iter().position(|n| n == "generator.out.bias"));
+        }
+    }
+}
+
+fn tiny_f32_batch(seed: u64, conditional: bool) -> (Vec<f32>, Vec<u32>, Vec<f32>, Vec<f32>) {
+    let inp = inputs(seed, conditional, 20_000.0);
+    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    (f(&inp.real), inp.labels.clone(), f(&inp.z), f(&inp.alpha))
+}
+
+fn train_a_little(threads: usize) -> CpuGan {
+    let kind = ModelKind::Cscgan { n_classes: K, critic: ConditionalCritic::PerClassOutput };
+    let mut gan = CpuGan::new(tiny(kind, 20_000.0), OptimizerConfig::default(), 42, threads).unwrap();
+    for step in 0..3 {
+        for c in 0..5 {
+            let (real, labels, z, alpha) = tiny_f32_batch(100 + 10 * step + c, true);
+            let s = gan.critic_step(&CriticBatch { real: &real, labels: &labels, z: &z, alpha: &alpha }, 1e-3);
+            assert!(s.loss.is_finite());
+        }
+        let (_, labels, z, _) = tiny_f32_batch(200 + step, true);
+        assert!(gan.generator_step(&z, &labels, 1e-3).is_finite());
+    }
+    gan
+}
+
+#[test]
+fn same_seed_same_parameters() {
+    for threads in [1, 2] {
+        let a = train_a_little(threads);
+        let b = train_a_little(threads);
+        assert_eq!(a.parameters(), b.parameters());
+        assert_eq!(a.state(), b.state());
+        let fresh = CpuGan::new(a.config().clone(), OptimizerConfig::default(), 42, threads).unwrap();
+        assert_ne!(a.parameters(), fresh.parameters(), "training changed nothing");
+    }
+}
+
+#[test]
+fn generation_sums_to_library_size_and_uses_running_statistics() {
+    let mut gan = train_a_little(1);
+    let state = gan.state();
+    let mean1 = state.iter().find(|t| t.name == "generator.bn1.running_mean").unwrap();
+    assert!(mean1.data.iter().any(|&m| m != 0.0), "running means never updated");
+    let (_, _, z, _) = tiny_f32_batch(999, true);
+    let labels = vec![0, 1, 2, 1];
+    let mut out = vec![0.0_f32; B * G];
+    gan.generate(&z, &labels, &mut out);
+    for row in out.chunks(G) {
+        let s: f32 = row.iter().sum();
+        assert!((s - 20_000.0).abs() < 0.05, "row sums to {s}");
+        assert!(row.iter().all(|&x| x >= 0.0));
+    }
+    // inference mode: a cell does not depend on the rest of the batch
+    let mut one = vec![0.0_f32; G];
+    gan.generate(&z[..L], &labels[..1], &mut one);
+    assert_eq!(&one[..], &out[..G]);
+    // and it does depend on the running statistics
+    let mut changed = state.clone();
+    for t in changed.iter_mut().filter(|t| t.name.ends_with("running_mean")) {
+        t.data.iter_mut().for_each(|m| *m += 0.5);
+    }
+    gan.load_state(&changed).unwrap();
+    let mut other = vec![0.0_f32; B * G];
+    gan.generate(&z, &labels, &mut other);
+    assert_ne!(other, out);
+    // state round trip
+    gan.load_state(&state).unwrap();
+    assert_eq!(gan.state(), state);
+}
+
+#[test]
+fn loading_checks_names_and_shapes() {
+    let mut gan = train_a_little(1);
+    let mut params = gan.parameters();
+    assert!(gan.load_parameters(&params).is_ok());
+    params[3].shape = vec![1, 2];
+    let err = gan.load_parameters(&params).unwrap_err().to_string();
+    assert!(err.contains(&params[3].name), "{err}");
+    let mut params = gan.parameters();
+    let removed = params.remove(0);
+    let err = gan.load_parameters(&params).unwrap_err().to_string();
+    assert!(err.contains(&removed.name) && err.contains("missing"), "{err}");
+    let mut state = gan.state();
+    let step = state.iter_mut().find(|t| t.name == "optim.critic.step").unwrap();
+    assert_eq!(step.data, vec![15.0]);
+    step.data[0] = 2.5;
+    assert!(gan.load_state(&state).unwrap_err().to_string().contains("optim.critic.step"));
+}

@@ -1,0 +1,208 @@
+//! Training and generation end to end through the command line: run folder contents, exact resume, seeds,
+//! divergence, generation of counts, and generated files that anndata reads.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use common::{assert_clean_failure, demo_data, python, python_has, scgan};
+use scgan::io::tensors::load_tensors;
+use scgan::{io, Column};
+
+/// Genes kept for the tests' small models (so that a step takes milliseconds).
+const GENES: &str = "300";
+
+fn train(out: &Path, extra: &[&str]) -> std::process::Output {
+    let data = demo_data();
+    let mut args = vec![
+        "train", data.to_str().unwrap(), "--label-key", "cell_type", "--hvg", GENES, "--out",
+        out.to_str().unwrap(), "--threads", "1", "--validation-every", "10", "--checkpoint-every", "10",
+    ];
+    args.extend_from_slice(extra);
+    scgan(&args)
+}
+
+fn ok(output: std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "failed: {stderr}");
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+fn tensors(path: PathBuf) -> Vec<scgan::model::NamedTensor> {
+    load_tensors(&path).unwrap().0
+}
+
+#[test]
+fn train_then_generate_counts_of_chosen_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(train(&run, &["--steps", "20"]));
+    for file in ["config.json", "data.json", "model.safetensors", "model_state.safetensors", "log.jsonl", "state/checkpoint.safetensors"] {
+        assert!(run.join(file).exists(), "{file} missing");
+    }
+    // model.safetensors holds the trainable parameters and nothing else: SPEC's count for cscGAN.
+    let (genes, classes) = (300usize, 10usize);
+    let parameters = tensors(run.join("model.safetensors"));
+    let count: usize = parameters.iter().map(|t| t.data.len()).sum();
+    assert_eq!(count, 1_345_280 + 3_841 * classes + 2_049 * genes);
+    let names: HashSet<&str> = parameters.iter().map(|t| t.name.as_str()).collect();
+    assert!(names.contains("generator.dense1.weight") && names.contains("critic.out.weight"), "{names:?}");
+    let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
+    assert!(log.lines().count() >= 2 && log.contains("validation_mmd"), "{log}");
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["preset"], "paper");
+    assert_eq!(config["train"]["critic_steps"], 5);
+    assert_eq!(config["train"]["batch_size"], 128);
+
+    let out = dir.path().join("nk_b.h5ad");
+    let stdout = ok(scgan(&[
+        "generate", run.to_str().unwrap(), "--cell-type", "CD56+ NK=60", "--cell-type", "CD19+ B=40",
+        "--out", out.to_str().unwrap(), "--threads", "1",
+    ]));
+    assert!(stdout.contains("generated 100 cells"), "{stdout}");
+    let generated = io::read(&out, &Default::default()).unwrap();
+    assert_eq!(generated.n_genes(), genes);
+    assert!(generated.x.data().iter().all(|v| v.fract() == 0.0 && *v > 0.0), "X must be integer counts");
+    let labels: Vec<String> = generated.labels("cell_type").unwrap().into_iter().map(Option::unwrap).collect();
+    assert_eq!(labels.iter().filter(|l| *l == "CD56+ NK").count(), 60);
+    assert_eq!(labels.iter().filter(|l| *l == "CD19+ B").count(), 40);
+    // Library sizes are drawn from the real ones of the same type, and the counts add up to them.
+    let description: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
+    let classes: Vec<String> = serde_json::from_value(description["classes"].clone()).unwrap();
+    let pools: Vec<Vec<f64>> = serde_json::from_value(description["library_sizes"].clone()).unwrap();
+    let Some(Column::Float(library_sizes)) = generated.obs.get("library_size") else { panic!("no library_size") };
+    for ((label, size), total) in labels.iter().zip(library_sizes).zip(generated.x.row_sums()) {
+        let k = classes.iter().position(|c| c == label).unwrap();
+        assert!(pools[k].contains(size), "library size {size} is not one of {label}'s");
+        assert_eq!(total, *size);
+    }
+    let normalized = io::read(&out, &io::ReadOptions { layer: Some("normalized".into()), ..Default::default() }).unwrap().x;
+    assert!(normalized.row_sums().iter().all(|s| (s - 20_000.0).abs() < 1.0));
+
+    let out = dir.path().join("proportions.h5ad");
+    ok(scgan(&["generate", run.to_str().unwrap(), "--n", "200", "--normalized-only", "--out", out.to_str().unwrap()]));
+    let generated = io::read(&out, &Default::default()).unwrap();
+    assert_eq!(generated.n_cells(), 200);
+    assert!(generated.x.row_sums().iter().all(|s| (s - 20_000.0).abs() < 1.0));
+
+    let output = scgan(&["generate", run.to_str().unwrap(), "--cell-type", "NK cells=5", "--out", dir.path().join("x.h5ad").to_str().unwrap()]);
+    assert_clean_failure(&output, &["unknown type 'NK cells'", "CD56+ NK", "CD19+ B"]);
+    assert!(!dir.path().join("x.h5ad").exists());
+}
+
+#[test]
+fn same_seed_gives_identical_weights_and_resume_continues_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, again, resumed) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+    ok(train(&straight, &["--steps", "20", "--seed", "4"]));
+    ok(train(&again, &["--steps", "20", "--seed", "4"]));
+    ok(train(&resumed, &["--steps", "10", "--seed", "4"]));
+    ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", "20", "--threads", "1"]));
+    let reference = tensors(straight.join("state/checkpoint.safetensors"));
+    assert_eq!(reference, tensors(again.join("state/checkpoint.safetensors")), "same seed, different state");
+    assert_eq!(reference, tensors(resumed.join("state/checkpoint.safetensors")), "resumed run differs");
+    assert_eq!(tensors(straight.join("model.safetensors")), tensors(resumed.join("model.safetensors")));
+    let steps = |run: &Path| -> Vec<u64> {
+        std::fs::read_to_string(run.join("log.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(steps(&straight), steps(&resumed), "the resumed log repeats or skips steps");
+
+    ok(train(&dir.path().join("d"), &["--steps", "10", "--seed", "5"]));
+    assert_ne!(
+        tensors(resumed.join("model.safetensors")),
+        tensors(dir.path().join("d/model.safetensors")),
+        "another seed gave the same weights"
+    );
+}
+
+#[test]
+fn divergence_stops_with_the_last_good_checkpoint_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = train(&run, &["--steps", "30", "--inject-nan-at", "15"]);
+    assert_clean_failure(&output, &["diverged", "step 15", "checkpoint", "(step 10)", "--resume"]);
+    let (_, metadata) = load_tensors(&run.join("state/checkpoint.safetensors")).unwrap();
+    assert_eq!(metadata["step"], "10");
+    // The kept model still generates.
+    ok(scgan(&["generate", run.to_str().unwrap(), "--n", "20", "--out", dir.path().join("g.h5ad").to_str().unwrap()]));
+    // And the run resumes from step 10.
+    ok(scgan(&["train", "--resume", run.to_str().unwrap(), "--steps", "12", "--threads", "1"]));
+    let (_, metadata) = load_tensors(&run.join("state/checkpoint.safetensors")).unwrap();
+    assert_eq!(metadata["step"], "12");
+}
+
+#[test]
+fn unconditional_scgan_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(train(&run, &["--steps", "3", "--model", "scgan"]));
+    let count: usize = tensors(run.join("model.safetensors")).iter().map(|t| t.data.len()).sum();
+    assert_eq!(count, 1_349_121 + 2_049 * 300);
+    let out = dir.path().join("g.h5ad");
+    ok(scgan(&["generate", run.to_str().unwrap(), "--n", "10", "--out", out.to_str().unwrap()]));
+    assert!(io::read(&out, &Default::default()).unwrap().obs.get("cell_type").is_none());
+    let output = scgan(&["generate", run.to_str().unwrap(), "--cell-type", "CD19+ B=5", "--out", out.to_str().unwrap()]);
+    assert_clean_failure(&output, &["unconditional"]);
+    // An existing run is never overwritten.
+    assert_clean_failure(&train(&run, &["--steps", "3"]), &["already holds a run", "--resume"]);
+    let output = scgan(&["generate", dir.path().to_str().unwrap(), "--n", "3", "--out", out.to_str().unwrap()]);
+    assert_clean_failure(&output, &["config.json", "not a run folder"]);
+}
+
+#[test]
+fn a_preprocessed_file_is_used_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let prepared = dir.path().join("prepared.h5ad");
+    ok(scgan(&[
+        "preprocess", demo_data().to_str().unwrap(), "--label-key", "cell_type", "--hvg", "200", "--split", "0.2",
+        "--out", prepared.to_str().unwrap(),
+    ]));
+    let run = dir.path().join("run");
+    let stderr = {
+        let output = scgan(&["train", prepared.to_str().unwrap(), "--out", run.to_str().unwrap(), "--steps", "2", "--threads", "1"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stderr).to_string()
+    };
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["input_was_preprocessed"], true);
+    let description: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
+    assert_eq!(description["genes"].as_array().unwrap().len(), 200, "genes were filtered twice: {stderr}");
+    let prepared = io::read(&prepared, &Default::default()).unwrap();
+    let validation = prepared.labels("split").unwrap().iter().filter(|s| s.as_deref() == Some("validation")).count();
+    assert_eq!(description["n_validation"].as_u64().unwrap() as usize, validation);
+}
+
+#[test]
+fn python_reads_generated_cells() {
+    if !python_has(&["anndata", "scipy"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(train(&run, &["--steps", "2"]));
+    let out = dir.path().join("generated.h5ad");
+    ok(scgan(&["generate", run.to_str().unwrap(), "--n", "300", "--seed", "7", "--out", out.to_str().unwrap()]));
+    let genes: HashMap<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
+    let first_gene = genes["genes"][0].as_str().unwrap().to_string();
+    let script = r#"
+import sys, warnings
+warnings.simplefilter("error")
+import anndata, numpy as np
+a = anndata.read_h5ad(sys.argv[1])
+assert a.shape == (300, 300), a.shape
+assert np.all(a.X.data == np.round(a.X.data)), "X is not integer"
+assert "normalized" in a.layers
+np.testing.assert_allclose(np.asarray(a.layers["normalized"].sum(axis=1)).ravel(), 20000, rtol=1e-4)
+assert a.obs["cell_type"].dtype == "category"
+assert a.var_names[0] == sys.argv[2]
+assert a.uns["scgan"]["generated"]["model"] == "cscgan" and a.uns["scgan"]["generated"]["seed"] == 7
+print("ok")
+"#;
+    assert_eq!(python(script, &[out.to_str().unwrap(), &first_gene]).trim(), "ok");
+}
