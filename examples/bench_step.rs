@@ -5,7 +5,8 @@
 //! One generator step = `--critic-iters` (5) critic updates + 1 generator update, batch `--batch` (128), on
 //! synthetic cells: ~7% nonzero, counts 1 + Poisson(1.5), library-size normalised to 20,000 (as the peer makes
 //! them). `--classes K > 0` trains cscGAN (`--critic per-class|projection`, default per-class) with unequal class
-//! sizes. Prints one JSON line; run it on an otherwise idle machine.
+//! sizes. `--dense` disables the sparse kernels for the real cells (for comparisons). Prints one JSON line; run it
+//! on an otherwise idle machine.
 
 use std::time::Instant;
 
@@ -56,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     let nnz = x.iter().filter(|v| **v != 0.0).count();
     let weights: Vec<f64> = (1..=classes).map(|k| k as f64).collect();
     let total: f64 = weights.iter().sum();
-    let mut draw_class = |rng: &mut ChaCha8Rng| -> u32 {
+    let draw_class = |rng: &mut ChaCha8Rng| -> u32 {
         let mut u = rng.random::<f64>() * total;
         for (k, w) in weights.iter().enumerate() {
             if u < *w {
@@ -72,6 +73,10 @@ fn main() -> anyhow::Result<()> {
     let config = ModelConfig::paper(genes, kind);
     let latent = config.latent_dim;
     let mut gan = CpuGan::new(config.clone(), OptimizerConfig::default(), seed, threads)?;
+    let dense = args.iter().any(|a| a == "--dense");
+    if dense {
+        gan.network_mut().set_sparse_limit(-1.0);
+    }
     let params: usize = gan.parameters().iter().map(|t| t.data.len()).sum();
 
     let mut real = vec![0.0_f32; batch * genes];
@@ -139,6 +144,7 @@ fn main() -> anyhow::Result<()> {
         "density": round(nnz as f64 / (cells * genes) as f64, 4),
         "losses_finite": last_loss_d.is_finite() && last_loss_g.is_finite(),
         "engine": "scgan CpuGan (faer)",
+        "real_rows": if dense { "dense" } else { "sparse when <= 30% nonzero" },
     });
     println!("{out}");
     Ok(())

@@ -3,13 +3,16 @@
 //! The data set is compiled into the binary ([`PBMC_FACS_2K`]): 3,774 FACS-sorted peripheral blood cells of
 //! 10 types x 2,000 highly variable genes (Zheng et al. 2017, Nature Communications 8, 14049; CC BY 4.0).
 //! The demo preprocesses it as the paper does with a stratified train/validation/test split, trains cscGAN on
-//! the training cells for a few minutes, and generates as many cells as the test split holds, in its type
-//! proportions, plus extra cells of the rarest type, as integer counts.
+//! the training cells for a few minutes, generates as many cells as the test split holds, in its type
+//! proportions, plus extra cells of the rarest type, as integer counts, and evaluates the generated cells against
+//! the test split with the training split as the real-vs-real control, writing the HTML report.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::evaluate::EvaluateParams;
+use crate::pipeline::{evaluate_and_report, Assessment};
 use crate::generate::{CellCounts, CountSampling, GenerateParams, Generator};
 use crate::preprocess::{self, PreprocessParams, SplitParams, Summary};
 use crate::train::{self, presets, setup, Progress, TrainOutcome};
@@ -66,6 +69,10 @@ pub struct DemoOutcome {
     pub generated: PathBuf,
     /// Generated cells per type.
     pub generated_per_type: Vec<(String, usize)>,
+    /// The rarest type and the file of its extra generated cells.
+    pub rare: (String, PathBuf),
+    /// The evaluation against the test split, and its report.
+    pub assessment: Assessment,
 }
 
 /// Runs the demo; `progress` sees every training step.
@@ -103,19 +110,42 @@ pub fn run(params: &DemoParams, progress: Progress<'_>) -> Result<DemoOutcome> {
     )?;
     let training = train::train(session.model.as_mut(), &session.data, &train_params, &session.run, session.state, progress)?;
 
-    let mut requests: Vec<(String, usize)> = test_counts.into_iter().collect();
-    if let Some(rarest) = requests.iter_mut().min_by_key(|(_, n)| *n) {
-        rarest.1 += EXTRA_RARE_CELLS;
-    }
+    // Cells in the test split's proportions (what is evaluated), and extra cells of the rarest type (what
+    // augmentation would add).
+    let requests: Vec<(String, usize)> = test_counts.into_iter().collect();
+    let rarest = requests.iter().min_by_key(|(_, n)| *n).map(|(name, _)| name.clone()).unwrap_or_default();
     let mut generator = Generator::load(&run_folder, params.threads)?;
-    let generated = generator.generate(&GenerateParams {
-        cells: CellCounts::PerType(requests.clone()),
-        seed: 0,
-        counts: CountSampling::Multinomial,
-        threads: params.threads,
-    })?;
+    let generate = |generator: &mut Generator, cells: Vec<(String, usize)>, seed: u64| {
+        generator.generate(&GenerateParams {
+            cells: CellCounts::PerType(cells),
+            seed,
+            counts: CountSampling::Multinomial,
+            threads: params.threads,
+        })
+    };
+    let generated = generate(&mut generator, requests.clone(), 0)?;
     let generated_path = folder.join("generated.h5ad");
     io::write_h5ad(&generated, &generated_path)?;
+    let rare = generate(&mut generator, vec![(rarest.clone(), EXTRA_RARE_CELLS)], 1)?;
+    let rare_path = folder.join("generated_rare.h5ad");
+    io::write_h5ad(&rare, &rare_path)?;
+
+    let part = |name: &str| -> Result<CountMatrix> {
+        let parts = prepared.labels("split")?;
+        let rows: Vec<usize> = (0..prepared.n_cells()).filter(|&i| parts[i].as_deref() == Some(name)).collect();
+        Ok(prepared.select_cells(&rows))
+    };
+    let (test, train_cells) = (part("test")?, part("train")?);
+    let evaluate_params = EvaluateParams { label_key: Some(LABEL_KEY.to_string()), ..Default::default() };
+    let assessment = evaluate_and_report(
+        &test,
+        &generated,
+        Some(&train_cells),
+        &evaluate_params,
+        Some(&run_folder),
+        &folder.join("report"),
+        "scgan demo: cscGAN on PBMC (Zheng et al. 2017)",
+    )?;
     Ok(DemoOutcome {
         summary,
         report,
@@ -124,6 +154,8 @@ pub fn run(params: &DemoParams, progress: Progress<'_>) -> Result<DemoOutcome> {
         training,
         generated: generated_path,
         generated_per_type: requests,
+        rare: (rarest, rare_path),
+        assessment,
     })
 }
 

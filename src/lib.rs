@@ -37,7 +37,9 @@ pub mod generate;
 pub mod io;
 pub mod model;
 pub mod pca;
+pub mod pipeline;
 pub mod preprocess;
+pub mod report;
 pub mod train;
 
 pub use data::{Column, CountMatrix, CsrMatrix, Frame};

@@ -11,7 +11,7 @@ use scgan::generate::{self, CellCounts, CountSampling, GenerateParams, Generator
 use scgan::model::ConditionalCritic;
 use scgan::preprocess::{self, PreprocessParams, SplitParams, Summary};
 use scgan::train::{self, setup, ModelChoice, TrainParams};
-use scgan::{demo, io};
+use scgan::{demo, evaluate, io};
 
 /// Realistic synthetic single-cell RNA-seq data with scGAN / cscGAN, on a CPU.
 #[derive(Parser)]
@@ -49,6 +49,10 @@ enum Command {
     #[command(after_help = "Examples:\n  scgan generate runs/pbmc --n 5000 --out generated.h5ad\n  \
                             scgan generate runs/pbmc --cell-type \"CD56+ NK=2000\" --cell-type \"CD19+ B=500\" --out nk_b.h5ad")]
     Generate(GenerateArgs),
+    /// Measure how realistic generated cells are (EVALUATION.md) and write an HTML report with pictures.
+    #[command(after_help = "Examples:\n  scgan evaluate --real test.h5ad --generated generated.h5ad --reference train.h5ad \\\n      \
+                            --label-key cell_type --run runs/pbmc --out report/")]
+    Evaluate(EvaluateArgs),
     /// Run the whole story on the embedded PBMC data set (no arguments, no network).
     Demo {
         /// Folder for everything the demo writes.
@@ -217,6 +221,40 @@ struct GenerateArgs {
     threads: Option<usize>,
 }
 
+#[derive(Args)]
+struct EvaluateArgs {
+    /// Held-out real cells (e.g. the test split).
+    #[arg(long)]
+    real: PathBuf,
+    /// Generated cells.
+    #[arg(long)]
+    generated: PathBuf,
+    /// Other real cells for the real-vs-real control (e.g. the training split).
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// obs column with the cell types, for the per-type figures.
+    #[arg(long)]
+    label_key: Option<String>,
+    /// A run folder: its loss curves go into the report.
+    #[arg(long)]
+    run: Option<PathBuf>,
+    /// Folder for index.html, metrics.json and the figures.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Cells compared per side.
+    #[arg(long, default_value_t = 1000)]
+    cells: usize,
+    /// Trees of the random forest.
+    #[arg(long, default_value_t = 1000)]
+    trees: usize,
+    /// Seed of the sampling, the forest and the pictures.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
 fn default_threads() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
@@ -364,6 +402,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             io::write_h5ad(&cells, &args.out)?;
             out!("generated {} cells x {} genes (model step {}) -> {}", cells.n_cells(), cells.n_genes(), generator.step, args.out.display());
         }
+        Command::Evaluate(args) => {
+            init_threads(args.threads);
+            let read = |path: &PathBuf| io::read(path, &io::ReadOptions::default());
+            let (real, generated) = (read(&args.real)?, read(&args.generated)?);
+            let reference = args.reference.as_ref().map(read).transpose()?;
+            let params = evaluate::EvaluateParams {
+                n_cells: args.cells,
+                n_trees: args.trees,
+                n_trees_per_type: args.trees,
+                seed: args.seed,
+                label_key: args.label_key.clone(),
+                ..Default::default()
+            };
+            let report = scgan::pipeline::evaluate_and_report(
+                &real, &generated, reference.as_ref(), &params, args.run.as_deref(), &args.out, "scgan evaluation",
+            )?;
+            out!("{}", report.summary);
+            out!("report: {}", report.index.display());
+        }
         Command::Demo { out, time, threads } => {
             init_threads(threads);
             let params = demo::DemoParams { folder: out.clone(), training_seconds: time, threads: threads.unwrap_or_else(default_threads) };
@@ -390,11 +447,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 outcome.run.display()
             );
             let total: usize = outcome.generated_per_type.iter().map(|(_, n)| n).sum();
-            out!("generated cells: {total} as counts, in the test split's proportions plus {} of the rarest type -> {}",
-                 demo::EXTRA_RARE_CELLS, outcome.generated.display());
-            for (name, n) in &outcome.generated_per_type {
-                out!("  {n:>6}  {name}");
-            }
+            out!("generated cells: {total} as counts, in the test split's proportions -> {}", outcome.generated.display());
+            out!("                 {} more of the rarest type, {} -> {}", demo::EXTRA_RARE_CELLS, outcome.rare.0, outcome.rare.1.display());
+            out!("\nrealism, against the {total} held-out test cells (train cells as the real-vs-real control):");
+            out!("{}", outcome.assessment.summary);
+            out!("report: {}", outcome.assessment.index.display());
         }
     }
     Ok(())

@@ -152,13 +152,49 @@ fn zero_report(set: &scgan::engine::ParamSet<f64>) -> String {
         .join(", ")
 }
 
-/// `sparse`: whether the real cells go through the sparse kernels (they are 30% zeros).
-fn critic_check(kind: ModelKind, name: &str, terms: CriticTerms, library_size: f32, sparse: bool) -> (f64, Network<f64>) {
+/// How layer 1 takes the real cells and the fakes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Layer1 {
+    /// GEMMs for both.
+    Dense,
+    /// Sparse kernels for both.
+    Sparse,
+    /// Real cells without zeros (GEMM), fakes through the sparse kernel.
+    DenseRealSparseFake,
+    /// Real cells through the sparse kernel, fakes by GEMM (limit between the two densities).
+    SparseRealDenseFake,
+}
+
+fn critic_check(kind: ModelKind, name: &str, terms: CriticTerms, library_size: f32, path: Layer1) -> (f64, Network<f64>) {
     let mut net = network(kind, 11, library_size);
-    net.set_sparse_limit(if sparse { 1.0 } else { -1.0 });
-    let name = &format!("{name}{}", if sparse { " (sparse real rows)" } else { "" });
-    let inp = inputs(5, kind != ModelKind::Scgan, library_size as f64);
+    let mut inp = inputs(5, kind != ModelKind::Scgan, library_size as f64);
+    let density = |v: &[f64]| v.iter().filter(|x| **x != 0.0).count() as f64 / v.len() as f64;
+    let limit = match path {
+        Layer1::Dense => -1.0,
+        Layer1::Sparse => 1.0,
+        Layer1::DenseRealSparseFake => {
+            inp.real.iter_mut().for_each(|x| *x += 0.01 * library_size as f64);
+            0.999
+        }
+        Layer1::SparseRealDenseFake => {
+            // two nonzero genes per real cell: sparser than the fakes
+            for row in inp.real.chunks_mut(G) {
+                row[2..].iter_mut().for_each(|x| *x = 0.0);
+                row[1] = library_size as f64 - row[0];
+            }
+            density(&inp.real)
+        }
+    };
+    net.set_sparse_limit(limit);
+    let name = &format!("{name} [{path:?}]");
     let l0 = net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms);
+    let expected = match path {
+        Layer1::Dense => (false, false),
+        Layer1::Sparse => (true, true),
+        Layer1::DenseRealSparseFake => (false, true),
+        Layer1::SparseRealDenseFake => (true, false),
+    };
+    assert_eq!(net.last_sparse_paths(), expected, "{name}: the layer-1 path under test was not taken");
     assert!(l0.loss.is_finite() && l0.gradient_penalty > 0.0);
     let grads = net.critic_params().grads().to_vec();
     let cell = std::cell::RefCell::new(&mut net);
@@ -176,9 +212,9 @@ fn critic_check(kind: ModelKind, name: &str, terms: CriticTerms, library_size: f
 #[test]
 fn critic_loss_gradient_matches_finite_differences() {
     for library_size in [10.0, 20_000.0] {
-        for sparse in [false, true] {
-            for (name, kind) in kinds() {
-                let (err, _) = critic_check(kind, name, CriticTerms::Full, library_size, sparse);
+        for (name, kind) in kinds() {
+            for path in [Layer1::Dense, Layer1::Sparse] {
+                let (err, _) = critic_check(kind, name, CriticTerms::Full, library_size, path);
                 assert!(err < TOL, "{name}: worst relative error {err:.2e}");
             }
         }
@@ -186,9 +222,19 @@ fn critic_loss_gradient_matches_finite_differences() {
 }
 
 #[test]
+fn critic_gradient_with_mixed_sparse_and_dense_rows() {
+    for (name, kind) in kinds() {
+        for path in [Layer1::DenseRealSparseFake, Layer1::SparseRealDenseFake] {
+            let (err, _) = critic_check(kind, name, CriticTerms::Full, 10.0, path);
+            assert!(err < TOL, "{name}: worst relative error {err:.2e}");
+        }
+    }
+}
+
+#[test]
 fn penalty_gradient_matches_finite_differences_and_has_second_order_terms() {
     for (name, kind) in kinds() {
-        let (err, net) = critic_check(kind, name, CriticTerms::PenaltyOnly, 10.0, true);
+        let (err, net) = critic_check(kind, name, CriticTerms::PenaltyOnly, 10.0, Layer1::Sparse);
         assert!(err < TOL, "{name}: worst relative error {err:.2e}");
         // the penalty reaches every weight (W1..W3 and the output weight), and no bias
         let set = net.critic_params();
@@ -205,9 +251,11 @@ fn penalty_gradient_matches_finite_differences_and_has_second_order_terms() {
 
 #[test]
 fn generator_loss_gradient_matches_finite_differences() {
-    for library_size in [10.0, 20_000.0] {
+    for (library_size, sparse) in [(10.0, false), (10.0, true), (20_000.0, false)] {
         for (name, kind) in kinds() {
             let mut net = network(kind, 23, library_size);
+            net.set_sparse_limit(if sparse { 1.0 } else { -1.0 });
+            let name = &format!("{name}{}", if sparse { " [sparse fakes]" } else { "" });
             let inp = inputs(7, kind != ModelKind::Scgan, library_size as f64);
             let l0 = net.generator_loss_and_gradients(&inp.z, &inp.labels);
             assert!(l0.is_finite());

@@ -16,7 +16,7 @@
 //! da_ij = (dxhat_ij - mean_i dxhat_ij - xhat_ij mean_i (dxhat_ij xhat_ij)) / sqrt(var_j + eps)
 //! ```
 
-use super::Scalar;
+use super::{with_simd, Scalar};
 
 /// The affine parameters' row for cell `i`: class `labels[i]` when conditional, row 0 otherwise.
 #[inline]
@@ -50,41 +50,46 @@ pub(crate) fn forward_train<T: Scalar>(
     mean: &mut [T],
     inv_std: &mut [T],
 ) {
-    let a = &mut a[..n * w];
-    let inv_n = T::ONE / T::from_f64(n as f64);
-    mean.fill(T::ZERO);
-    for row in a.chunks_exact(w) {
-        for (m, x) in mean.iter_mut().zip(row) {
-            *m += *x;
-        }
-    }
-    mean.iter_mut().for_each(|m| *m *= inv_n);
-    // inv_std first holds the variance
-    inv_std.fill(T::ZERO);
-    for row in a.chunks_exact(w) {
-        for ((s, x), m) in inv_std.iter_mut().zip(row).zip(mean.iter()) {
-            let d = *x - *m;
-            *s += d * d;
-        }
-    }
-    let keep = running.decay;
-    let take = T::ONE - keep;
-    for j in 0..w {
-        let var = inv_std[j] * inv_n;
-        running.mean[j] = keep * running.mean[j] + take * mean[j];
-        running.var[j] = keep * running.var[j] + take * var;
-        inv_std[j] = T::ONE / (var + eps).sqrt();
-    }
-    for (i, (xrow, hrow)) in a.chunks_exact_mut(w).zip(h[..n * w].chunks_exact_mut(w)).enumerate() {
-        let c = class_of(labels, i);
-        let (g, b) = (&gamma[c * w..(c + 1) * w], &beta[c * w..(c + 1) * w]);
-        for j in 0..w {
-            let xh = (xrow[j] - mean[j]) * inv_std[j];
-            xrow[j] = xh;
-            let y = g[j] * xh + b[j];
-            hrow[j] = if y > T::ZERO { y } else { T::ZERO };
-        }
-    }
+    with_simd(
+        #[inline(always)]
+        || {
+            let a = &mut a[..n * w];
+            let inv_n = T::ONE / T::from_f64(n as f64);
+            mean.fill(T::ZERO);
+            for row in a.chunks_exact(w) {
+                for (m, x) in mean.iter_mut().zip(row) {
+                    *m += *x;
+                }
+            }
+            mean.iter_mut().for_each(|m| *m *= inv_n);
+            // inv_std first holds the variance
+            inv_std.fill(T::ZERO);
+            for row in a.chunks_exact(w) {
+                for ((s, x), m) in inv_std.iter_mut().zip(row).zip(mean.iter()) {
+                    let d = *x - *m;
+                    *s += d * d;
+                }
+            }
+            let keep = running.decay;
+            let take = T::ONE - keep;
+            for j in 0..w {
+                let var = inv_std[j] * inv_n;
+                running.mean[j] = keep * running.mean[j] + take * mean[j];
+                running.var[j] = keep * running.var[j] + take * var;
+                inv_std[j] = T::ONE / (var + eps).sqrt();
+            }
+            for (i, (xrow, hrow)) in a.chunks_exact_mut(w).zip(h[..n * w].chunks_exact_mut(w)).enumerate() {
+                let c = class_of(labels, i);
+                let (g, b) = (&gamma[c * w..(c + 1) * w], &beta[c * w..(c + 1) * w]);
+                for j in 0..w {
+                    let xh = (xrow[j] - mean[j]) * inv_std[j];
+                    xrow[j] = xh;
+                    let y = g[j] * xh + b[j];
+                    hrow[j] = if y > T::ZERO { y } else { T::ZERO };
+                }
+            }
+        },
+    )
 }
 
 /// Inference-mode forward in place: `a` becomes `h` using the running statistics.
@@ -100,15 +105,20 @@ pub(crate) fn forward_infer<T: Scalar>(
     running_mean: &[T],
     running_var: &[T],
 ) {
-    for (i, row) in a[..n * w].chunks_exact_mut(w).enumerate() {
-        let c = class_of(labels, i);
-        let (g, b) = (&gamma[c * w..(c + 1) * w], &beta[c * w..(c + 1) * w]);
-        for j in 0..w {
-            let xh = (row[j] - running_mean[j]) / (running_var[j] + eps).sqrt();
-            let y = g[j] * xh + b[j];
-            row[j] = if y > T::ZERO { y } else { T::ZERO };
-        }
-    }
+    with_simd(
+        #[inline(always)]
+        || {
+            for (i, row) in a[..n * w].chunks_exact_mut(w).enumerate() {
+                let c = class_of(labels, i);
+                let (g, b) = (&gamma[c * w..(c + 1) * w], &beta[c * w..(c + 1) * w]);
+                for j in 0..w {
+                    let xh = (row[j] - running_mean[j]) / (running_var[j] + eps).sqrt();
+                    let y = g[j] * xh + b[j];
+                    row[j] = if y > T::ZERO { y } else { T::ZERO };
+                }
+            }
+        },
+    )
 }
 
 /// Backward pass. `dh` holds `dL/dh` on entry and `dL/da` on return; `dgamma`, `dbeta` (shaped like
@@ -127,32 +137,37 @@ pub(crate) fn backward<T: Scalar>(
     dbeta: &mut [T],
     scratch: &mut [T],
 ) {
-    let (s1, rest) = scratch.split_at_mut(w);
-    let s2 = &mut rest[..w];
-    s1.fill(T::ZERO);
-    s2.fill(T::ZERO);
-    let dh = &mut dh[..n * w];
-    for (i, ((drow, hrow), xrow)) in dh.chunks_exact_mut(w).zip(h.chunks_exact(w)).zip(xhat.chunks_exact(w)).enumerate() {
-        let c = class_of(labels, i);
-        let g = &gamma[c * w..(c + 1) * w];
-        let dg = &mut dgamma[c * w..(c + 1) * w];
-        let db = &mut dbeta[c * w..(c + 1) * w];
-        for j in 0..w {
-            let dy = if hrow[j] > T::ZERO { drow[j] } else { T::ZERO };
-            dg[j] += dy * xrow[j];
-            db[j] += dy;
-            let dx = dy * g[j];
-            drow[j] = dx;
-            s1[j] += dx;
-            s2[j] += dx * xrow[j];
-        }
-    }
-    let inv_n = T::ONE / T::from_f64(n as f64);
-    s1.iter_mut().for_each(|s| *s *= inv_n);
-    s2.iter_mut().for_each(|s| *s *= inv_n);
-    for (drow, xrow) in dh.chunks_exact_mut(w).zip(xhat.chunks_exact(w)) {
-        for j in 0..w {
-            drow[j] = inv_std[j] * (drow[j] - s1[j] - xrow[j] * s2[j]);
-        }
-    }
+    with_simd(
+        #[inline(always)]
+        || {
+            let (s1, rest) = scratch.split_at_mut(w);
+            let s2 = &mut rest[..w];
+            s1.fill(T::ZERO);
+            s2.fill(T::ZERO);
+            let dh = &mut dh[..n * w];
+            for (i, ((drow, hrow), xrow)) in dh.chunks_exact_mut(w).zip(h.chunks_exact(w)).zip(xhat.chunks_exact(w)).enumerate() {
+                let c = class_of(labels, i);
+                let g = &gamma[c * w..(c + 1) * w];
+                let dg = &mut dgamma[c * w..(c + 1) * w];
+                let db = &mut dbeta[c * w..(c + 1) * w];
+                for j in 0..w {
+                    let dy = if hrow[j] > T::ZERO { drow[j] } else { T::ZERO };
+                    dg[j] += dy * xrow[j];
+                    db[j] += dy;
+                    let dx = dy * g[j];
+                    drow[j] = dx;
+                    s1[j] += dx;
+                    s2[j] += dx * xrow[j];
+                }
+            }
+            let inv_n = T::ONE / T::from_f64(n as f64);
+            s1.iter_mut().for_each(|s| *s *= inv_n);
+            s2.iter_mut().for_each(|s| *s *= inv_n);
+            for (drow, xrow) in dh.chunks_exact_mut(w).zip(xhat.chunks_exact(w)) {
+                for j in 0..w {
+                    drow[j] = inv_std[j] * (drow[j] - s1[j] - xrow[j] * s2[j]);
+                }
+            }
+        },
+    )
 }

@@ -32,7 +32,7 @@ use rayon::prelude::*;
 use super::linear::{backward_input, backward_weight, bias_relu, column_sums, dot, forward, relu_mask};
 use super::params::{Init, ParamSet};
 use super::sparse::SparseRows;
-use super::{ensure, Scalar};
+use super::{ensure, with_simd, Scalar};
 use crate::model::{ConditionalCritic, ModelConfig, ModelKind};
 
 /// The critic's output layer.
@@ -75,7 +75,11 @@ pub(crate) struct CriticWork<T> {
     /// Output bias of every class, `(max(K, 1))`.
     c: Vec<T>,
     /// The real cells, gene-major, when sparse enough.
-    sparse: SparseRows<T>,
+    sparse_real: SparseRows<T>,
+    /// The fakes, gene-major, when sparse enough (generated cells become as sparse as real ones in training).
+    sparse_fake: SparseRows<T>,
+    /// Whether the last critic loss used the sparse kernels for the real cells and for the fakes.
+    pub last_sparse: (bool, bool),
 }
 
 /// The loss terms of one evaluation (f64 sums of the engine's values).
@@ -178,10 +182,16 @@ impl CriticLayout {
         let h = self.last_width();
         self.effective_outputs(p, ws);
         let last = &ws.r[self.widths.len() - 1];
-        for (i, o) in ws.out[..rows].iter_mut().enumerate() {
-            let y = label_of(labels, i % b);
-            *o = dot(&ws.u[y * h..(y + 1) * h], &last[i * h..(i + 1) * h]) + ws.c[y];
-        }
+        let (u, c) = (&ws.u, &ws.c);
+        with_simd(
+            #[inline(always)]
+            || {
+                for (i, o) in ws.out[..rows].iter_mut().enumerate() {
+                    let y = label_of(labels, i % b);
+                    *o = dot(&u[y * h..(y + 1) * h], &last[i * h..(i + 1) * h]) + c[y];
+                }
+            },
+        );
     }
 
     /// Backward signals `d_k` on `rows` rows, from `d_m = scale_i (r_m > 0) u_y` down to `d_1`.
@@ -191,15 +201,21 @@ impl CriticLayout {
         let h = self.last_width();
         {
             let (r, d) = (&ws.r[m - 1], &mut ws.d[m - 1]);
-            for i in 0..rows {
-                let y = label_of(labels, i % b);
-                let s = ws.scale[i];
-                let u = &ws.u[y * h..(y + 1) * h];
-                let (rrow, drow) = (&r[i * h..(i + 1) * h], &mut d[i * h..(i + 1) * h]);
-                for ((dj, rj), uj) in drow.iter_mut().zip(rrow).zip(u) {
-                    *dj = if *rj > T::ZERO { s * *uj } else { T::ZERO };
-                }
-            }
+            let (u, scale) = (&ws.u, &ws.scale);
+            with_simd(
+                #[inline(always)]
+                || {
+                    for i in 0..rows {
+                        let y = label_of(labels, i % b);
+                        let s = scale[i];
+                        let u = &u[y * h..(y + 1) * h];
+                        let (rrow, drow) = (&r[i * h..(i + 1) * h], &mut d[i * h..(i + 1) * h]);
+                        for ((dj, rj), uj) in drow.iter_mut().zip(rrow).zip(u) {
+                            *dj = if *rj > T::ZERO { s * *uj } else { T::ZERO };
+                        }
+                    }
+                },
+            );
         }
         for l in (1..m).rev() {
             let (n_in, w) = (self.widths[l - 1], self.widths[l]);
@@ -214,8 +230,9 @@ impl CriticLayout {
     /// lambda * mean (||g|| - 1)^2` with respect to every critic tensor, written into `grads`.
     ///
     /// `real: (B, G)` are the real cells; `x0: (3B, G)` holds the fakes in rows `B..2B`; rows `0..B` receive the
-    /// real cells unless their fraction of nonzeros is at most `sparse_limit` (then they are kept gene-major in
-    /// `ws` and their products use the sparse kernels); rows `2B..3B` are overwritten (with `g`, then `v`).
+    /// real cells when they are not sparse; rows `2B..3B` are overwritten (with `g`, then `v`). When the real cells (or the fakes) have at
+    /// most a fraction `sparse_limit` of nonzeros, they are also kept gene-major in `ws` and their two products with
+    /// `W_1` (layer 1 forward, their share of `dW_1`) use the sparse kernels instead of GEMMs.
     /// `labels` has `B` entries (or none for scGAN), `alpha` `B`.
     #[allow(clippy::too_many_arguments)]
     pub fn loss_and_gradients<T: Scalar>(
@@ -235,23 +252,35 @@ impl CriticLayout {
     ) -> CriticTermsValue {
         let (g, c1, m) = (self.n_genes, self.widths[0], self.widths.len());
         let rows = 3 * b;
+        let mut __t = std::time::Instant::now();
         self.prepare(ws, rows, b);
-        let sparse = sparse_limit >= 0.0 && ws.sparse.count(real, b, g, par) <= sparse_limit;
-        if sparse {
-            ws.sparse.fill(real, par);
-        } else {
+        let real_sparse = ws.sparse_real.build_if_sparse(&real[..b * g], b, g, sparse_limit, par);
+        if !real_sparse {
             x0[..b * g].copy_from_slice(&real[..b * g]);
         }
-        // 1. layer 1: GEMM on real and fake rows (or a GEMM on the fakes and the sparse kernel on the real cells),
-        //    x_hat rows by linearity
+        let fake_sparse = ws.sparse_fake.build_if_sparse(&x0[b * g..2 * b * g], b, g, sparse_limit, par);
+        ws.last_sparse = (real_sparse, fake_sparse);
+        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  sparse build: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
+        // 1. layer 1: GEMM (or sparse kernel) on real and fake rows, x_hat rows by linearity
         {
             let r1 = &mut ws.r[0];
             let w1 = &p[self.w[0].clone()];
-            if sparse {
-                forward(&mut r1[b * c1..2 * b * c1], &x0[b * g..2 * b * g], w1, b, g, c1, par);
-                ws.sparse.matmul(&mut r1[..b * c1], w1, c1, par);
-            } else {
-                forward(&mut r1[..2 * b * c1], &x0[..2 * b * g], w1, 2 * b, g, c1, par);
+            match (real_sparse, fake_sparse) {
+                (false, false) => forward(&mut r1[..2 * b * c1], &x0[..2 * b * g], w1, 2 * b, g, c1, par),
+                (true, false) => {
+                    forward(&mut r1[b * c1..2 * b * c1], &x0[b * g..2 * b * g], w1, b, g, c1, par);
+                    if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("    fake gemm: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
+                    ws.sparse_real.matmul(&mut r1[..b * c1], w1, c1, par);
+                    if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("    sparse mm: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
+                }
+                (false, true) => {
+                    forward(&mut r1[..b * c1], &x0[..b * g], w1, b, g, c1, par);
+                    ws.sparse_fake.matmul(&mut r1[b * c1..2 * b * c1], w1, c1, par);
+                }
+                (true, true) => {
+                    ws.sparse_real.matmul(&mut r1[..b * c1], w1, c1, par);
+                    ws.sparse_fake.matmul(&mut r1[b * c1..2 * b * c1], w1, c1, par);
+                }
             }
             let bias = &p[self.b[0].clone()];
             let (rf, hat) = r1[..rows * c1].split_at_mut(2 * b * c1);
@@ -259,13 +288,17 @@ impl CriticLayout {
             let mix = |i: usize, (re, (fa, ha)): (&mut [T], (&mut [T], &mut [T]))| {
                 let a = alpha[i];
                 let a1 = T::ONE - a;
-                for j in 0..c1 {
-                    let (x, y) = (re[j] + bias[j], fa[j] + bias[j]);
-                    let z = a * x + a1 * y;
-                    re[j] = relu(x);
-                    fa[j] = relu(y);
-                    ha[j] = relu(z);
-                }
+                with_simd(
+                    #[inline(always)]
+                    || {
+                        for (((r, f), h), bj) in re.iter_mut().zip(fa.iter_mut()).zip(ha.iter_mut()).zip(bias) {
+                            let (x, y) = (*r + *bj, *f + *bj);
+                            *h = relu(a * x + a1 * y);
+                            *r = relu(x);
+                            *f = relu(y);
+                        }
+                    },
+                )
             };
             let it = real.chunks_mut(c1).zip(fake.chunks_mut(c1).zip(hat.chunks_mut(c1)));
             match par {
@@ -277,6 +310,7 @@ impl CriticLayout {
                     .for_each(|(i, t)| mix(i, t)),
             }
         }
+        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  layer1: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 2. the other layers and the outputs
         self.forward_rest(p, ws, rows, b, labels, par);
         let inv_b = T::ONE / T::from_f64(b as f64);
@@ -286,6 +320,7 @@ impl CriticLayout {
             d_fake += ws.out[b + i].to_f64();
         }
         let wasserstein = (d_real - d_fake) / b as f64;
+        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  rest fwd: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 3. backward signals
         for i in 0..b {
             ws.scale[i] = -wasserstein_weight * inv_b;
@@ -293,16 +328,23 @@ impl CriticLayout {
             ws.scale[2 * b + i] = T::ONE;
         }
         self.signals(p, ws, rows, b, labels, par);
+        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  signals: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 4. g at x_hat, then v, over the x_hat rows of x0
         let w1 = &p[self.w[0].clone()];
         let gv = &mut x0[2 * b * g..rows * g];
         backward_input(gv, &ws.d[0][2 * b * c1..rows * c1], w1, b, g, c1, par);
+        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  g gemm: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         let coef = T::from_f64(2.0) * lambda * inv_b;
         let to_v = |row: &mut [T], norm: &mut T| {
-            let n = dot(row, row).sqrt();
-            *norm = n;
-            let f = if n > T::ZERO { coef * (n - T::ONE) / n } else { T::ZERO };
-            row.iter_mut().for_each(|x| *x *= f);
+            with_simd(
+                #[inline(always)]
+                || {
+                    let n = dot(row, row).sqrt();
+                    *norm = n;
+                    let f = if n > T::ZERO { coef * (n - T::ONE) / n } else { T::ZERO };
+                    row.iter_mut().for_each(|x| *x *= f);
+                },
+            )
         };
         let norms = &mut ws.norms[..b];
         match par {
@@ -310,30 +352,51 @@ impl CriticLayout {
             _ => gv.par_chunks_mut(g).zip(norms.par_iter_mut()).for_each(|(r, n)| to_v(r, n)),
         }
         let penalty = norms.iter().map(|n| (n.to_f64() - 1.0).powi(2)).sum::<f64>() / b as f64;
+        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  v: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 5. tangent pass over the x_hat rows
         for l in 0..m {
             let (n_in, w) = (if l == 0 { g } else { self.widths[l - 1] }, self.widths[l]);
             let tmp = &mut ws.tmp[..b * w];
             let input: &[T] = if l == 0 { &x0[2 * b * g..rows * g] } else { &ws.r[l - 1][2 * b * n_in..rows * n_in] };
             forward(tmp, input, &p[self.w[l].clone()], b, n_in, w, par);
+            if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("    tangent gemm: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
             let hat = &mut ws.r[l][2 * b * w..rows * w];
-            for (s, t) in hat.iter_mut().zip(tmp.iter()) {
-                *s = if *s > T::ZERO { *t } else { T::ZERO };
-            }
+            with_simd(
+                #[inline(always)]
+                || {
+                    for (s, t) in hat.iter_mut().zip(tmp.iter()) {
+                        *s = if *s > T::ZERO { *t } else { T::ZERO };
+                    }
+                },
+            );
         }
+        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  tangent: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 6. gradients
         for l in 0..m {
             let (n_in, w) = (if l == 0 { g } else { self.widths[l - 1] }, self.widths[l]);
             let dw = &mut grads[self.w[l].clone()];
-            if l == 0 && sparse {
-                backward_weight(dw, &x0[b * g..rows * g], &ws.d[0][b * w..rows * w], 2 * b, g, w, false, par);
-                ws.sparse.matmul_transpose_add(dw, &ws.d[0][..b * w], w, par);
+            if l == 0 && (real_sparse || fake_sparse) {
+                // one GEMM over the dense rows that end with the v rows, then the others
+                let start = if fake_sparse { 2 * b } else { b };
+                let d1 = &ws.d[0];
+                backward_weight(dw, &x0[start * g..rows * g], &d1[start * w..rows * w], rows - start, g, w, false, par);
+                if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("    dW1 gemm: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
+                if real_sparse {
+                    ws.sparse_real.matmul_transpose_add(dw, &d1[..b * w], w, par);
+                    if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("    sparse tadd: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
+                } else {
+                    backward_weight(dw, &x0[..b * g], &d1[..b * w], b, g, w, true, par);
+                }
+                if fake_sparse {
+                    ws.sparse_fake.matmul_transpose_add(dw, &d1[b * w..2 * b * w], w, par);
+                }
             } else {
                 let input: &[T] = if l == 0 { &x0[..rows * g] } else { &ws.r[l - 1][..rows * n_in] };
                 backward_weight(dw, input, &ws.d[l][..rows * w], rows, n_in, w, false, par);
             }
             column_sums(&mut grads[self.b[l].clone()], &ws.d[l][..2 * b * w]);
         }
+        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  grads: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         self.output_gradients(grads, ws, rows, b, labels);
         CriticTermsValue { wasserstein, penalty }
     }
@@ -372,7 +435,8 @@ impl CriticLayout {
     }
 
     /// Forward and backward through the critic for `n` cells `x: (n, G)`: writes `gx = scale * dD(x_i)/dx_i`
-    /// into `gx: (n, G)` and returns the sum of the outputs `D(x_i)`.
+    /// into `gx: (n, G)` and returns the sum of the outputs `D(x_i)`. Layer 1 uses the sparse kernel when at most
+    /// a fraction `sparse_limit` of `x` is nonzero.
     #[allow(clippy::too_many_arguments)]
     pub fn input_gradient<T: Scalar>(
         &self,
@@ -383,12 +447,17 @@ impl CriticLayout {
         labels: &[u32],
         scale: T,
         gx: &mut [T],
+        sparse_limit: f64,
         par: Par,
     ) -> f64 {
         let (g, c1) = (self.n_genes, self.widths[0]);
         self.prepare(ws, n, n);
         let r1 = &mut ws.r[0][..n * c1];
-        forward(r1, &x[..n * g], &p[self.w[0].clone()], n, g, c1, par);
+        if ws.sparse_fake.build_if_sparse(&x[..n * g], n, g, sparse_limit, par) {
+            ws.sparse_fake.matmul(r1, &p[self.w[0].clone()], c1, par);
+        } else {
+            forward(r1, &x[..n * g], &p[self.w[0].clone()], n, g, c1, par);
+        }
         bias_relu(r1, &p[self.b[0].clone()]);
         self.forward_rest(p, ws, n, n, labels, par);
         let total = ws.out[..n].iter().map(|d| d.to_f64()).sum();

@@ -16,9 +16,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::batchnorm::{self, Running};
-use super::linear::{backward_input, backward_weight, column_sums, dot, forward};
+use super::linear::{backward_input, backward_weight, column_sums, dot, forward, sum};
 use super::params::{Init, ParamSet};
-use super::{ensure, for_each_row2, Scalar};
+use super::{ensure, for_each_row2, with_simd, Scalar};
 use crate::model::ModelConfig;
 
 /// Added to each cell's total before dividing, as the reference does.
@@ -188,16 +188,18 @@ impl GeneratorLayout {
         let bias = &p[self.out_b.clone()];
         let (lib, lsn_eps) = (T::from_f64(self.library_size), T::from_f64(LSN_EPS));
         let tail = |row: &mut [T], scale: &mut T| {
-            let mut s = T::ZERO;
-            for (x, b) in row.iter_mut().zip(bias) {
-                let y = *x + *b;
-                let y = if y > T::ZERO { y } else { T::ZERO };
-                *x = y;
-                s += y;
-            }
-            let c = lib / (s + lsn_eps);
-            row.iter_mut().for_each(|x| *x *= c);
-            *scale = c;
+            with_simd(
+                #[inline(always)]
+                || {
+                    for (x, b) in row.iter_mut().zip(bias) {
+                        let y = *x + *b;
+                        *x = if y > T::ZERO { y } else { T::ZERO };
+                    }
+                    let c = lib / (sum(row) + lsn_eps);
+                    row.iter_mut().for_each(|x| *x *= c);
+                    *scale = c;
+                },
+            )
         };
         let scales = &mut ws.row_scale[..n];
         match par {
@@ -229,11 +231,16 @@ impl GeneratorLayout {
         let gx = &mut gx[..n * g];
         // LSN and output ReLU: gx becomes dL/do
         for_each_row2(par, gx, g, &out[..n * g], g, |i, dx, x| {
-            let sc = scales[i];
-            let m = dot(dx, x) * inv_lib;
-            for (d, xv) in dx.iter_mut().zip(x) {
-                *d = if *xv > T::ZERO { sc * (*d - m) } else { T::ZERO };
-            }
+            with_simd(
+                #[inline(always)]
+                || {
+                    let sc = scales[i];
+                    let m = dot(dx, x) * inv_lib;
+                    for (d, xv) in dx.iter_mut().zip(x) {
+                        *d = if *xv > T::ZERO { sc * (*d - m) } else { T::ZERO };
+                    }
+                },
+            )
         });
         let layers = self.widths.len();
         let n_last = if layers == 0 { self.latent } else { self.widths[layers - 1] };

@@ -12,7 +12,7 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
-use super::Scalar;
+use super::{with_simd, Scalar};
 
 /// A row-major `(rows, cols)` view of the first `rows * cols` elements of `s`.
 ///
@@ -77,41 +77,87 @@ pub(crate) fn backward_weight<T: Scalar>(
 /// `r = relu(a + b)` in place, row by row, for `a: (n, width)`.
 pub(crate) fn bias_relu<T: Scalar>(a: &mut [T], bias: &[T]) {
     let width = bias.len();
-    for row in a.chunks_exact_mut(width) {
-        for (x, b) in row.iter_mut().zip(bias) {
-            let y = *x + *b;
-            *x = if y > T::ZERO { y } else { T::ZERO };
-        }
-    }
+    with_simd(
+        #[inline(always)]
+        || {
+            for row in a.chunks_exact_mut(width) {
+                for (x, b) in row.iter_mut().zip(bias) {
+                    let y = *x + *b;
+                    *x = if y > T::ZERO { y } else { T::ZERO };
+                }
+            }
+        },
+    )
 }
 
 /// `dst = sum over rows of src` for `src: (n, width)`; `dst: (width)`.
 pub(crate) fn column_sums<T: Scalar>(dst: &mut [T], src: &[T]) {
     let width = dst.len();
     dst.fill(T::ZERO);
-    for row in src.chunks_exact(width) {
-        for (d, x) in dst.iter_mut().zip(row) {
-            *d += *x;
-        }
-    }
+    with_simd(
+        #[inline(always)]
+        || {
+            for row in src.chunks_exact(width) {
+                for (d, x) in dst.iter_mut().zip(row) {
+                    *d += *x;
+                }
+            }
+        },
+    )
 }
 
 /// `dst = signal * (act > 0)` in place: the ReLU mask of the activations `act` applied to a backward signal.
 ///
 /// Written as a select (not a conditional store) so that it vectorizes and has no unpredictable branch.
 pub(crate) fn relu_mask<T: Scalar>(signal: &mut [T], act: &[T]) {
-    for (s, a) in signal.iter_mut().zip(act) {
-        *s = if *a > T::ZERO { *s } else { T::ZERO };
-    }
+    with_simd(
+        #[inline(always)]
+        || {
+            for (s, a) in signal.iter_mut().zip(act) {
+                *s = if *a > T::ZERO { *s } else { T::ZERO };
+            }
+        },
+    )
 }
 
 
-/// Dot product.
-#[inline]
-pub(crate) fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
+/// Sum (eight partial sums, so that it vectorizes; inline it into a [`with_simd`] region).
+#[inline(always)]
+pub(crate) fn sum<T: Scalar>(a: &[T]) -> T {
+    let mut acc = [T::ZERO; 8];
+    let ca = a.chunks_exact(8);
     let mut s = T::ZERO;
-    for (x, y) in a.iter().zip(b) {
+    for x in ca.remainder() {
+        s += *x;
+    }
+    for x in ca {
+        for k in 0..8 {
+            acc[k] += x[k];
+        }
+    }
+    for v in acc {
+        s += v;
+    }
+    s
+}
+
+/// Dot product (eight partial sums, so that it vectorizes; inline it into a [`with_simd`] region).
+#[inline(always)]
+pub(crate) fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::ZERO; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut s = T::ZERO;
+    for (x, y) in ra.iter().zip(rb) {
         s += *x * *y;
+    }
+    for v in acc {
+        s += v;
     }
     s
 }

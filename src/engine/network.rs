@@ -60,7 +60,7 @@ pub struct Network<T: Scalar> {
     pool: Option<Arc<rayon::ThreadPool>>,
 }
 
-/// The real cells' products use the sparse kernels when at most this fraction of their entries is nonzero.
+/// A batch of cells goes through the critic's sparse layer-1 kernels when at most this fraction of it is nonzero.
 const SPARSE_LIMIT: f64 = 0.3;
 
 impl<T: Scalar> Network<T> {
@@ -143,11 +143,17 @@ impl<T: Scalar> Network<T> {
         (&self.bn.mean[layer], &self.bn.var[layer])
     }
 
-    /// Sets the largest fraction of nonzeros in the real cells for which the critic uses its sparse kernels
-    /// (default 0.3; negative: never). For tests of both paths.
+    /// Sets the largest fraction of nonzeros in a batch of cells (real or generated) for which the critic uses its
+    /// sparse kernels in layer 1 (default 0.3; negative: never). For tests and benchmarks of both paths.
     #[doc(hidden)]
     pub fn set_sparse_limit(&mut self, limit: f64) {
         self.sparse_limit = limit;
+    }
+
+    /// Whether the last critic loss used the sparse kernels for (the real cells, the fakes).
+    #[doc(hidden)]
+    pub fn last_sparse_paths(&self) -> (bool, bool) {
+        self.critic_ws.last_sparse
     }
 
     fn run<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
@@ -193,9 +199,11 @@ impl<T: Scalar> Network<T> {
         assert_eq!(z.len(), b * self.config.latent_dim, "z must be batch x latent_dim");
         self.check_labels(labels, b);
         let par = self.par;
+        let t = std::time::Instant::now();
         ensure(&mut self.x0, 3 * b * g);
         let fake = &mut self.x0[b * g..2 * b * g];
         self.gen_layout.forward(self.gen.values(), &mut self.bn, &mut self.gen_ws, z, labels, fake, b, true, par);
+        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  gen fwd {:.3}", t.elapsed().as_secs_f64()*1e3); }
         let lambda = T::from_f64(self.config.lambda_gp as f64);
         let ww = if terms == CriticTerms::Full { T::ONE } else { T::ZERO };
         let (p, grads) = self.critic.split();
@@ -250,6 +258,7 @@ impl<T: Scalar> Network<T> {
             labels,
             scale,
             &mut self.gx,
+            self.sparse_limit,
             par,
         );
         let (p, grads) = self.gen.split();
@@ -260,9 +269,12 @@ impl<T: Scalar> Network<T> {
     /// One critic update (see [`crate::model::GanBackend::critic_step`]); returns the loss before the update.
     pub fn critic_step(&mut self, real: &[T], labels: &[u32], z: &[T], alpha: &[T], lr: f32) -> CriticLoss {
         self.run(|net| {
+            let t = std::time::Instant::now();
             let loss = net.critic_inner(real, labels, z, alpha, CriticTerms::Full);
+            let t1 = t.elapsed().as_secs_f64()*1e3;
             let (values, grads) = net.critic.split();
             net.critic_opt.update(values, grads, lr, &net.optimizer, net.par);
+            if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("critic total {t1:.3} + adam {:.3}", t.elapsed().as_secs_f64()*1e3 - t1); }
             loss
         })
     }

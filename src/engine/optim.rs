@@ -58,15 +58,21 @@ impl<T: Scalar> AmsGrad<T> {
             eps: T::from_f64(cfg.epsilon as f64),
         };
         let (m, v, vhat) = (&mut self.m[..], &mut self.v[..], &mut self.vhat[..]);
+        let run = |x: &mut [T], g: &[T], m: &mut [T], v: &mut [T], vh: &mut [T]| {
+            super::with_simd(
+                #[inline(always)]
+                || k.run(x, g, m, v, vh),
+            )
+        };
         match par {
-            Par::Seq => k.run(values, grads, m, v, vhat),
+            Par::Seq => run(values, grads, m, v, vhat),
             _ => values
                 .par_chunks_mut(CHUNK)
                 .zip(grads.par_chunks(CHUNK))
                 .zip(m.par_chunks_mut(CHUNK))
                 .zip(v.par_chunks_mut(CHUNK))
                 .zip(vhat.par_chunks_mut(CHUNK))
-                .for_each(|((((x, g), m), v), vh)| k.run(x, g, m, v, vh)),
+                .for_each(|((((x, g), m), v), vh)| run(x, g, m, v, vh)),
         }
     }
 }
@@ -82,7 +88,7 @@ struct Kernel<T> {
 }
 
 impl<T: Scalar> Kernel<T> {
-    #[inline]
+    #[inline(always)]
     fn run(&self, x: &mut [T], g: &[T], m: &mut [T], v: &mut [T], vhat: &mut [T]) {
         let n = x.len();
         let (g, m, v, vhat) = (&g[..n], &mut m[..n], &mut v[..n], &mut vhat[..n]);

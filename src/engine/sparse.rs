@@ -8,8 +8,10 @@
 //! gradient  dW += X^T D (G, c)  for each gene j: for each (i, x_ij): dW[j, :] += x_ij D[i, :]
 //! ```
 //! Both stream `W` / `dW` (`(G, c)`, the large operand) exactly once, row by row, while the small operand
-//! (`A` or `D`, `n x c`) stays in cache; the work is `nnz * c` multiply-adds instead of `n G c`. The forward is
-//! split over column chunks of `A` (each task owns a `(n, chunk)` accumulator), the gradient over gene blocks.
+//! (`A` or `D`, `n x c`) stays in cache; the work is `nnz * c` multiply-adds instead of `n G c`. Both work on
+//! contiguous rows of the large operand: the forward splits the genes over the threads, each summing into a
+//! private `(n, c)` accumulator (then reduced); the gradient splits `dW` into gene blocks and keeps 64-column tiles
+//! `dW[j, tile]` in registers while it sums the nonzeros of gene `j`.
 
 use faer::Par;
 use rayon::prelude::*;
@@ -18,8 +20,8 @@ use super::Scalar;
 
 /// Genes per block when building.
 const GENE_BLOCK: usize = 512;
-/// Output columns per forward task.
-const COL_CHUNK: usize = 256;
+/// Columns per register tile (4 AVX-512 registers of f32).
+const TILE: usize = 64;
 /// Genes per gradient task.
 const GRAD_BLOCK: usize = 64;
 
@@ -107,38 +109,66 @@ impl<T: Scalar> SparseRows<T> {
         }
     }
 
+    /// Builds the structure from the row-major `x: (n_rows, n_cols)` if at most a fraction `limit` of it is nonzero
+    /// (never for a negative `limit`); returns whether it did.
+    pub fn build_if_sparse(&mut self, x: &[T], n_rows: usize, n_cols: usize, limit: f64, par: Par) -> bool {
+        if limit < 0.0 || self.count(x, n_rows, n_cols, par) > limit {
+            return false;
+        }
+        self.fill(x, par);
+        true
+    }
+
     /// `a = X w` for `w: (n_cols, c)` into `a: (n_rows, c)`, all row-major.
+    ///
+    /// The genes are split into one contiguous range per thread; each task streams its rows of `w` in order
+    /// (prefetch-friendly) into a private `(n_rows, c)` accumulator (L2-sized for the paper's widths), and the
+    /// accumulators are summed at the end.
     pub fn matmul(&mut self, a: &mut [T], w: &[T], c: usize, par: Par) {
         let n = self.n_rows;
-        let chunks = c.div_ceil(COL_CHUNK);
-        super::ensure(&mut self.acc, n * COL_CHUNK * chunks);
-        let (indptr, rows, vals) = (&self.indptr, &self.rows, &self.vals);
         let n_cols = self.n_cols;
-        let task = |k: usize, acc: &mut [T]| {
-            let c0 = k * COL_CHUNK;
-            let cw = COL_CHUNK.min(c - c0);
-            let acc = &mut acc[..n * cw];
+        let a = &mut a[..n * c];
+        let tasks = par.degree().clamp(1, n_cols.max(1));
+        let (indptr, rows, vals) = (&self.indptr, &self.rows, &self.vals);
+        let task = |t: usize, acc: &mut [T]| {
+            let (j0, j1) = (t * n_cols / tasks, (t + 1) * n_cols / tasks);
             acc.fill(T::ZERO);
-            for j in 0..n_cols {
-                let wseg = &w[j * c + c0..j * c + c0 + cw];
-                for p in indptr[j]..indptr[j + 1] {
-                    let i = rows[p] as usize;
-                    T::axpy(&mut acc[i * cw..(i + 1) * cw], vals[p], wseg);
-                }
-            }
+            super::with_simd(
+                #[inline(always)]
+                || {
+                    for j in j0..j1 {
+                        let wrow = &w[j * c..(j + 1) * c];
+                        for p in indptr[j]..indptr[j + 1] {
+                            let (i, x) = (rows[p] as usize, vals[p]);
+                            for (d, wv) in acc[i * c..(i + 1) * c].iter_mut().zip(wrow) {
+                                *d += x * *wv;
+                            }
+                        }
+                    }
+                },
+            )
         };
-        let acc = &mut self.acc[..n * COL_CHUNK * chunks];
-        match par {
-            Par::Seq => acc.chunks_mut(n * COL_CHUNK).enumerate().for_each(|(k, a)| task(k, a)),
-            _ => acc.par_chunks_mut(n * COL_CHUNK).enumerate().for_each(|(k, a)| task(k, a)),
+        if tasks == 1 {
+            task(0, a);
+            return;
         }
-        for (k, blk) in acc.chunks(n * COL_CHUNK).enumerate() {
-            let c0 = k * COL_CHUNK;
-            let cw = COL_CHUNK.min(c - c0);
-            for i in 0..n {
-                a[i * c + c0..i * c + c0 + cw].copy_from_slice(&blk[i * cw..(i + 1) * cw]);
-            }
-        }
+        super::ensure(&mut self.acc, tasks * n * c);
+        let acc = &mut self.acc[..tasks * n * c];
+        acc.par_chunks_mut(n * c).enumerate().for_each(|(t, part)| task(t, part));
+        let acc = &self.acc[..tasks * n * c];
+        a.par_chunks_mut(c).enumerate().for_each(|(i, row)| {
+            super::with_simd(
+                #[inline(always)]
+                || {
+                    row.copy_from_slice(&acc[i * c..(i + 1) * c]);
+                    for t in 1..tasks {
+                        for (d, v) in row.iter_mut().zip(&acc[(t * n + i) * c..(t * n + i + 1) * c]) {
+                            *d += *v;
+                        }
+                    }
+                },
+            )
+        });
     }
 
     /// `dw += X^T d` for `d: (n_rows, c)` into `dw: (n_cols, c)`, all row-major.
@@ -146,13 +176,38 @@ impl<T: Scalar> SparseRows<T> {
         let (indptr, rows, vals) = (&self.indptr, &self.rows, &self.vals);
         let task = |blk: usize, out: &mut [T]| {
             let j0 = blk * GRAD_BLOCK;
-            for (jj, drow) in out.chunks_exact_mut(c).enumerate() {
-                let j = j0 + jj;
-                for p in indptr[j]..indptr[j + 1] {
-                    let i = rows[p] as usize;
-                    T::axpy(drow, vals[p], &d[i * c..(i + 1) * c]);
-                }
-            }
+            super::with_simd(
+                #[inline(always)]
+                || {
+                    for (jj, drow) in out.chunks_exact_mut(c).enumerate() {
+                        let j = j0 + jj;
+                        let (rs, vs) = (&rows[indptr[j]..indptr[j + 1]], &vals[indptr[j]..indptr[j + 1]]);
+                        if rs.is_empty() {
+                            continue;
+                        }
+                        let mut tiles = drow.chunks_exact_mut(TILE);
+                        for (t0, tile) in (&mut tiles).enumerate() {
+                            let c0 = t0 * TILE;
+                            let mut acc = [T::ZERO; TILE];
+                            acc.copy_from_slice(tile);
+                            for (&i, &x) in rs.iter().zip(vs) {
+                                let src = &d[i as usize * c + c0..i as usize * c + c0 + TILE];
+                                for (a, v) in acc.iter_mut().zip(src) {
+                                    *a += x * *v;
+                                }
+                            }
+                            tile.copy_from_slice(&acc);
+                        }
+                        let rest = tiles.into_remainder();
+                        let c0 = c - rest.len();
+                        for (&i, &x) in rs.iter().zip(vs) {
+                            for (o, v) in rest.iter_mut().zip(&d[i as usize * c + c0..(i as usize + 1) * c]) {
+                                *o += x * *v;
+                            }
+                        }
+                    }
+                },
+            )
         };
         let dw = &mut dw[..self.n_cols * c];
         match par {

@@ -14,6 +14,7 @@ use super::data::CellSet;
 use crate::data::CsrMatrix;
 use crate::error::Result;
 use crate::evaluate::mmd::{median_pairwise_distance, mmd_with_median};
+use crate::generate::dense_to_csr;
 use crate::model::GanBackend;
 use crate::pca::{log_normalize, Pca, PcaParams, PcaSolver};
 
@@ -41,23 +42,6 @@ fn project(pca: &Pca, normalized_log: &CsrMatrix) -> Vec<f64> {
         }
     }
     rows
-}
-
-/// Sparse `log1p` of dense rows (`n x n_genes`).
-fn dense_log1p(values: &[f32], n_genes: usize) -> CsrMatrix {
-    let n = values.len() / n_genes;
-    let mut indptr = vec![0u64];
-    let (mut indices, mut data) = (Vec::new(), Vec::new());
-    for row in values.chunks(n_genes) {
-        for (j, &v) in row.iter().enumerate() {
-            if v > 0.0 {
-                indices.push(j as u32);
-                data.push(v.ln_1p());
-            }
-        }
-        indptr.push(indices.len() as u64);
-    }
-    CsrMatrix::new(n, n_genes, indptr, indices, data, "generated cells").expect("rows built in order")
 }
 
 impl Validator {
@@ -90,7 +74,9 @@ impl Validator {
         let labels: &[u32] = if model.config().n_classes() > 0 { &self.labels } else { &[] };
         model.generate(&self.z, labels, &mut generated);
         debug_assert!(generated.iter().all(|v| v.is_finite()));
-        let projected = project(&self.pca, &dense_log1p(&generated, n_genes));
+        let mut cells = dense_to_csr(&generated, n_genes);
+        cells.data_mut().iter_mut().for_each(|v| *v = v.ln_1p());
+        let projected = project(&self.pca, &cells);
         mmd_with_median(&self.reference, &projected, self.pca.n_components(), self.median_distance).unbiased
     }
 }

@@ -1,0 +1,60 @@
+//! Benchmark: faer's f32 GEMM rate at the shapes of one training step, for the matrix-multiply bound.
+//!
+//! `cargo run --release --example bench_gemm -- --threads 2` prints one JSON line: GFLOP/s per shape and the
+//! FLOP-weighted rate over a generator step's shapes at G = 2,000 and G = 16,791. The bound on a generator step is
+//! then its matrix-multiply FLOP count (13,107,200 G + 10,128,457,728, ../shared/peers/README.md) divided by that
+//! rate.
+
+use std::time::Instant;
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+
+fn rate(m: usize, k: usize, n: usize, par: Par) -> f64 {
+    let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.01);
+    let b = Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 13) as f32 * 0.01);
+    let mut c = Mat::<f32>::zeros(m, n);
+    matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par);
+    let flop = 2.0 * m as f64 * k as f64 * n as f64;
+    let repeats = ((2e10 / flop).ceil() as usize).clamp(3, 200);
+    let mut times = Vec::new();
+    for _ in 0..repeats {
+        let start = Instant::now();
+        matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par);
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    flop / times[times.len() / 2] / 1e9
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let threads: usize = args
+        .iter()
+        .position(|a| a == "--threads")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(2);
+    let par = if threads > 1 { Par::rayon(threads) } else { Par::Seq };
+    let mut report = serde_json::Map::new();
+    for genes in [2000usize, 16_791] {
+        // (m, k, n) of the big products of a step: critic layer 1 forward on [real; fake; x_hat], its weight
+        // gradient, the input gradient, and the generator's output layer forward and weight gradient.
+        let shapes = [(384, genes, 1024), (genes, 384, 1024), (128, 1024, genes), (1024, 128, genes), (384, 1024, 512)];
+        let (mut flop, mut seconds) = (0.0, 0.0);
+        for (m, k, n) in shapes {
+            let gflops = rate(m, k, n, par);
+            let f = 2.0 * (m * k * n) as f64;
+            flop += f;
+            seconds += f / (gflops * 1e9);
+            report.insert(format!("{m}x{k}x{n}"), serde_json::json!((gflops * 10.0).round() / 10.0));
+        }
+        let weighted = flop / seconds / 1e9;
+        let step_flop = 13_107_200.0 * genes as f64 + 10_128_457_728.0;
+        report.insert(format!("weighted_gflops_g{genes}"), serde_json::json!((weighted * 10.0).round() / 10.0));
+        report
+            .insert(format!("bound_ms_per_gen_step_g{genes}"), serde_json::json!((step_flop / weighted / 1e6).round()));
+    }
+    report.insert("threads".into(), threads.into());
+    println!("{}", serde_json::Value::Object(report));
+}
