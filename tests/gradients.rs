@@ -80,7 +80,8 @@ fn network(kind: ModelKind, seed: u64, library_size: f32) -> Network<f64> {
                 None
             };
             // deeper critic weights leaning positive: the activations are non-negative, so this keeps units alive
-            let shift = if e.name.starts_with("critic.dense") && !e.name.starts_with("critic.dense1") { 0.3 } else { 0.0 };
+            let shift =
+                if e.name.starts_with("critic.dense") && !e.name.starts_with("critic.dense1") { 0.3 } else { 0.0 };
             for x in &mut set.values_mut()[e.range()] {
                 let noise: f64 = StandardNormal.sample(&mut rng);
                 *x = base.unwrap_or(*x) + shift + 0.3 * noise;
@@ -165,7 +166,13 @@ enum Layer1 {
     SparseRealDenseFake,
 }
 
-fn critic_check(kind: ModelKind, name: &str, terms: CriticTerms, library_size: f32, path: Layer1) -> (f64, Network<f64>) {
+fn critic_check(
+    kind: ModelKind,
+    name: &str,
+    terms: CriticTerms,
+    library_size: f32,
+    path: Layer1,
+) -> (f64, Network<f64>) {
     let mut net = network(kind, 11, library_size);
     let mut inp = inputs(5, kind != ModelKind::Scgan, library_size as f64);
     let density = |v: &[f64]| v.iter().filter(|x| **x != 0.0).count() as f64 / v.len() as f64;
@@ -296,7 +303,10 @@ fn parameter_counts_match_the_spec() {
             assert_eq!(n, expected, "{:?}", config.kind);
             let names: Vec<String> = gan.parameters().into_iter().map(|t| t.name).collect();
             assert_eq!(names[0], "generator.dense1.weight");
-            assert!(names.iter().position(|n| n.starts_with("critic.")) > names.iter().position(|n| n == "generator.out.bias"));
+            assert!(
+                names.iter().position(|n| n.starts_with("critic."))
+                    > names.iter().position(|n| n == "generator.out.bias")
+            );
         }
     }
 }

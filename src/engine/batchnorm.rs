@@ -145,7 +145,9 @@ pub(crate) fn backward<T: Scalar>(
             s1.fill(T::ZERO);
             s2.fill(T::ZERO);
             let dh = &mut dh[..n * w];
-            for (i, ((drow, hrow), xrow)) in dh.chunks_exact_mut(w).zip(h.chunks_exact(w)).zip(xhat.chunks_exact(w)).enumerate() {
+            for (i, ((drow, hrow), xrow)) in
+                dh.chunks_exact_mut(w).zip(h.chunks_exact(w)).zip(xhat.chunks_exact(w)).enumerate()
+            {
                 let c = class_of(labels, i);
                 let g = &gamma[c * w..(c + 1) * w];
                 let dg = &mut dgamma[c * w..(c + 1) * w];

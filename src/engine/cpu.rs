@@ -44,7 +44,11 @@ impl GanBackend for CpuGan {
     /// or a label is missing or out of range (cscGAN).
     fn critic_step(&mut self, batch: &CriticBatch<'_>, lr: f32) -> CriticStats {
         let l = self.net.critic_step(batch.real, batch.labels, batch.z, batch.alpha, lr);
-        CriticStats { loss: l.loss as f32, wasserstein: l.wasserstein as f32, gradient_penalty: l.gradient_penalty as f32 }
+        CriticStats {
+            loss: l.loss as f32,
+            wasserstein: l.wasserstein as f32,
+            gradient_penalty: l.gradient_penalty as f32,
+        }
     }
 
     /// # Panics

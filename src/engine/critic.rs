@@ -109,7 +109,9 @@ impl CriticLayout {
             ModelKind::Cscgan { n_classes, critic: ConditionalCritic::PerClassOutput } => {
                 (OutputKind::PerClass, n_classes)
             }
-            ModelKind::Cscgan { n_classes, critic: ConditionalCritic::Projection } => (OutputKind::Projection, n_classes),
+            ModelKind::Cscgan { n_classes, critic: ConditionalCritic::Projection } => {
+                (OutputKind::Projection, n_classes)
+            }
         };
         let (out_w, out_b, embed) = match kind {
             OutputKind::Shared | OutputKind::Projection => {
@@ -171,7 +173,15 @@ impl CriticLayout {
     }
 
     /// Layers `2..m` on `rows` rows (layer 1's activations already in `ws.r[0]`), then the outputs `ws.out`.
-    fn forward_rest<T: Scalar>(&self, p: &[T], ws: &mut CriticWork<T>, rows: usize, b: usize, labels: &[u32], par: Par) {
+    fn forward_rest<T: Scalar>(
+        &self,
+        p: &[T],
+        ws: &mut CriticWork<T>,
+        rows: usize,
+        b: usize,
+        labels: &[u32],
+        par: Par,
+    ) {
         for l in 1..self.widths.len() {
             let (n_in, w) = (self.widths[l - 1], self.widths[l]);
             let (lo, hi) = ws.r.split_at_mut(l);
@@ -230,9 +240,9 @@ impl CriticLayout {
     /// lambda * mean (||g|| - 1)^2` with respect to every critic tensor, written into `grads`.
     ///
     /// `real: (B, G)` are the real cells; `x0: (3B, G)` holds the fakes in rows `B..2B`; rows `0..B` receive the
-    /// real cells when they are not sparse; rows `2B..3B` are overwritten (with `g`, then `v`). When the real cells (or the fakes) have at
-    /// most a fraction `sparse_limit` of nonzeros, they are also kept gene-major in `ws` and their two products with
-    /// `W_1` (layer 1 forward, their share of `dW_1`) use the sparse kernels instead of GEMMs.
+    /// real cells when they are not sparse; rows `2B..3B` are overwritten (with `g`, then `v`). When the real cells
+    /// (or the fakes) have at most a fraction `sparse_limit` of nonzeros, they are kept gene-major in `ws` and their
+    /// two products with `W_1` (layer 1 forward, their share of `dW_1`) use the sparse kernels instead of GEMMs.
     /// `labels` has `B` entries (or none for scGAN), `alpha` `B`.
     #[allow(clippy::too_many_arguments)]
     pub fn loss_and_gradients<T: Scalar>(
@@ -252,7 +262,6 @@ impl CriticLayout {
     ) -> CriticTermsValue {
         let (g, c1, m) = (self.n_genes, self.widths[0], self.widths.len());
         let rows = 3 * b;
-        let mut __t = std::time::Instant::now();
         self.prepare(ws, rows, b);
         let real_sparse = ws.sparse_real.build_if_sparse(&real[..b * g], b, g, sparse_limit, par);
         if !real_sparse {
@@ -260,7 +269,6 @@ impl CriticLayout {
         }
         let fake_sparse = ws.sparse_fake.build_if_sparse(&x0[b * g..2 * b * g], b, g, sparse_limit, par);
         ws.last_sparse = (real_sparse, fake_sparse);
-        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  sparse build: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 1. layer 1: GEMM (or sparse kernel) on real and fake rows, x_hat rows by linearity
         {
             let r1 = &mut ws.r[0];
@@ -269,9 +277,7 @@ impl CriticLayout {
                 (false, false) => forward(&mut r1[..2 * b * c1], &x0[..2 * b * g], w1, 2 * b, g, c1, par),
                 (true, false) => {
                     forward(&mut r1[b * c1..2 * b * c1], &x0[b * g..2 * b * g], w1, b, g, c1, par);
-                    if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("    fake gemm: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
                     ws.sparse_real.matmul(&mut r1[..b * c1], w1, c1, par);
-                    if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("    sparse mm: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
                 }
                 (false, true) => {
                     forward(&mut r1[..b * c1], &x0[..b * g], w1, b, g, c1, par);
@@ -310,7 +316,6 @@ impl CriticLayout {
                     .for_each(|(i, t)| mix(i, t)),
             }
         }
-        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  layer1: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 2. the other layers and the outputs
         self.forward_rest(p, ws, rows, b, labels, par);
         let inv_b = T::ONE / T::from_f64(b as f64);
@@ -320,7 +325,6 @@ impl CriticLayout {
             d_fake += ws.out[b + i].to_f64();
         }
         let wasserstein = (d_real - d_fake) / b as f64;
-        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  rest fwd: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 3. backward signals
         for i in 0..b {
             ws.scale[i] = -wasserstein_weight * inv_b;
@@ -328,12 +332,10 @@ impl CriticLayout {
             ws.scale[2 * b + i] = T::ONE;
         }
         self.signals(p, ws, rows, b, labels, par);
-        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  signals: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 4. g at x_hat, then v, over the x_hat rows of x0
         let w1 = &p[self.w[0].clone()];
         let gv = &mut x0[2 * b * g..rows * g];
         backward_input(gv, &ws.d[0][2 * b * c1..rows * c1], w1, b, g, c1, par);
-        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  g gemm: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         let coef = T::from_f64(2.0) * lambda * inv_b;
         let to_v = |row: &mut [T], norm: &mut T| {
             with_simd(
@@ -352,14 +354,12 @@ impl CriticLayout {
             _ => gv.par_chunks_mut(g).zip(norms.par_iter_mut()).for_each(|(r, n)| to_v(r, n)),
         }
         let penalty = norms.iter().map(|n| (n.to_f64() - 1.0).powi(2)).sum::<f64>() / b as f64;
-        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  v: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 5. tangent pass over the x_hat rows
         for l in 0..m {
             let (n_in, w) = (if l == 0 { g } else { self.widths[l - 1] }, self.widths[l]);
             let tmp = &mut ws.tmp[..b * w];
             let input: &[T] = if l == 0 { &x0[2 * b * g..rows * g] } else { &ws.r[l - 1][2 * b * n_in..rows * n_in] };
             forward(tmp, input, &p[self.w[l].clone()], b, n_in, w, par);
-            if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("    tangent gemm: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
             let hat = &mut ws.r[l][2 * b * w..rows * w];
             with_simd(
                 #[inline(always)]
@@ -370,7 +370,6 @@ impl CriticLayout {
                 },
             );
         }
-        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  tangent: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         // 6. gradients
         for l in 0..m {
             let (n_in, w) = (if l == 0 { g } else { self.widths[l - 1] }, self.widths[l]);
@@ -380,10 +379,8 @@ impl CriticLayout {
                 let start = if fake_sparse { 2 * b } else { b };
                 let d1 = &ws.d[0];
                 backward_weight(dw, &x0[start * g..rows * g], &d1[start * w..rows * w], rows - start, g, w, false, par);
-                if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("    dW1 gemm: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
                 if real_sparse {
                     ws.sparse_real.matmul_transpose_add(dw, &d1[..b * w], w, par);
-                    if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("    sparse tadd: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
                 } else {
                     backward_weight(dw, &x0[..b * g], &d1[..b * w], b, g, w, true, par);
                 }
@@ -396,7 +393,6 @@ impl CriticLayout {
             }
             column_sums(&mut grads[self.b[l].clone()], &ws.d[l][..2 * b * w]);
         }
-        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  grads: {:.3} ms", __t.elapsed().as_secs_f64()*1e3); } __t = std::time::Instant::now();
         self.output_gradients(grads, ws, rows, b, labels);
         CriticTermsValue { wasserstein, penalty }
     }

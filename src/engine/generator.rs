@@ -172,7 +172,17 @@ impl GeneratorLayout {
                 let running = Running { mean: &mut bn.mean[l], var: &mut bn.var[l], decay: T::from_f64(self.decay) };
                 let h = &mut ws.h[l];
                 batchnorm::forward_train(
-                    &mut ws.xhat[l], h, n, w, gamma, beta, labels, eps, running, &mut ws.mean[l], &mut ws.inv_std[l],
+                    &mut ws.xhat[l],
+                    h,
+                    n,
+                    w,
+                    gamma,
+                    beta,
+                    labels,
+                    eps,
+                    running,
+                    &mut ws.mean[l],
+                    &mut ws.inv_std[l],
                 );
             } else {
                 let (a, h) = (&mut ws.xhat[l], &mut ws.h[l]);

@@ -10,6 +10,7 @@
 //! all one faer `matmul` with the transposes as free views. The thread count is faer's `Par` argument.
 
 use faer::linalg::matmul::matmul;
+use faer::prelude::ReborrowMut;
 use faer::{Accum, MatMut, MatRef, Par};
 
 use super::{with_simd, Scalar};
@@ -32,21 +33,39 @@ pub(crate) fn view_mut<T: Scalar>(s: &mut [T], rows: usize, cols: usize) -> MatM
     MatMut::from_row_major_slice_mut(&mut s[..rows * cols], rows, cols)
 }
 
+/// Outputs wider than this are computed in column blocks of [`COL_BLOCK`].
+const WIDE: usize = 4096;
+/// Column block of wide outputs.
+const COL_BLOCK: usize = 2048;
+
 /// `dst = lhs rhs` (or `dst += lhs rhs` when `accumulate`).
+///
+/// A wide output (more than 4,096 columns: the `(B, G)` products at paper size) is computed in blocks of 2,048
+/// columns, one faer call each: measured 20-40% faster than one call for `(128, 1024) x (1024, 16791)`.
 ///
 /// # Panics
 /// If the shapes do not chain (faer's conditions).
 #[inline]
 pub(crate) fn gemm<T: Scalar>(dst: MatMut<'_, T>, accumulate: bool, lhs: MatRef<'_, T>, rhs: MatRef<'_, T>, par: Par) {
+    let mut dst = dst;
     if lhs.ncols() == 0 {
         if !accumulate {
-            let mut dst = dst;
             dst.fill(T::ZERO);
         }
         return;
     }
     let accum = if accumulate { Accum::Add } else { Accum::Replace };
-    matmul(dst, accum, lhs, rhs, T::ONE, par);
+    let n = dst.ncols();
+    if n <= WIDE {
+        matmul(dst, accum, lhs, rhs, T::ONE, par);
+        return;
+    }
+    let mut j0 = 0;
+    while j0 < n {
+        let len = COL_BLOCK.min(n - j0);
+        matmul(dst.rb_mut().subcols_mut(j0, len), accum, lhs, rhs.subcols(j0, len), T::ONE, par);
+        j0 += len;
+    }
 }
 
 /// `A = R W` for `R: (n, n_in)`, `W: (n_in, n_out)` into `a: (n, n_out)`.
@@ -120,7 +139,6 @@ pub(crate) fn relu_mask<T: Scalar>(signal: &mut [T], act: &[T]) {
     )
 }
 
-
 /// Sum (eight partial sums, so that it vectorizes; inline it into a [`with_simd`] region).
 #[inline(always)]
 pub(crate) fn sum<T: Scalar>(a: &[T]) -> T {
@@ -165,6 +183,24 @@ pub(crate) fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_products_in_column_blocks() {
+        let (n, k, m) = (3, 5, WIDE + COL_BLOCK + 17);
+        let a: Vec<f64> = (0..n * k).map(|i| i as f64 * 0.25 - 1.0).collect();
+        let b: Vec<f64> = (0..k * m).map(|i| ((i * 37) % 101) as f64 / 50.0).collect();
+        for accumulate in [false, true] {
+            let mut c = vec![1.0; n * m];
+            gemm(view_mut(&mut c, n, m), accumulate, view(&a, n, k), view(&b, k, m), Par::Seq);
+            for i in 0..n {
+                for j in (0..m).step_by(97).chain([m - 1]) {
+                    let s: f64 =
+                        (0..k).map(|q| a[i * k + q] * b[q * m + j]).sum::<f64>() + f64::from(u8::from(accumulate));
+                    assert!((c[i * m + j] - s).abs() < 1e-12);
+                }
+            }
+        }
+    }
 
     #[test]
     fn products_match_naive() {

@@ -199,11 +199,9 @@ impl<T: Scalar> Network<T> {
         assert_eq!(z.len(), b * self.config.latent_dim, "z must be batch x latent_dim");
         self.check_labels(labels, b);
         let par = self.par;
-        let t = std::time::Instant::now();
         ensure(&mut self.x0, 3 * b * g);
         let fake = &mut self.x0[b * g..2 * b * g];
         self.gen_layout.forward(self.gen.values(), &mut self.bn, &mut self.gen_ws, z, labels, fake, b, true, par);
-        if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("  gen fwd {:.3}", t.elapsed().as_secs_f64()*1e3); }
         let lambda = T::from_f64(self.config.lambda_gp as f64);
         let ww = if terms == CriticTerms::Full { T::ONE } else { T::ZERO };
         let (p, grads) = self.critic.split();
@@ -269,12 +267,9 @@ impl<T: Scalar> Network<T> {
     /// One critic update (see [`crate::model::GanBackend::critic_step`]); returns the loss before the update.
     pub fn critic_step(&mut self, real: &[T], labels: &[u32], z: &[T], alpha: &[T], lr: f32) -> CriticLoss {
         self.run(|net| {
-            let t = std::time::Instant::now();
             let loss = net.critic_inner(real, labels, z, alpha, CriticTerms::Full);
-            let t1 = t.elapsed().as_secs_f64()*1e3;
             let (values, grads) = net.critic.split();
             net.critic_opt.update(values, grads, lr, &net.optimizer, net.par);
-            if std::env::var_os("SCGAN_PROF").is_some() { eprintln!("critic total {t1:.3} + adam {:.3}", t.elapsed().as_secs_f64()*1e3 - t1); }
             loss
         })
     }
@@ -389,7 +384,9 @@ impl<T: Scalar> Network<T> {
             copy_in(m, &found[&format!("generator.bn{}.running_mean", l + 1)].data);
             copy_in(v, &found[&format!("generator.bn{}.running_var", l + 1)].data);
         }
-        for (who, set, opt) in [("generator", &self.gen, &mut self.gen_opt), ("critic", &self.critic, &mut self.critic_opt)] {
+        for (who, set, opt) in
+            [("generator", &self.gen, &mut self.gen_opt), ("critic", &self.critic, &mut self.critic_opt)]
+        {
             for e in set.entries() {
                 copy_in(&mut opt.m[e.range()], &found[&format!("optim.{who}.m.{}", e.name)].data);
                 copy_in(&mut opt.v[e.range()], &found[&format!("optim.{who}.v.{}", e.name)].data);

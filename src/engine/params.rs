@@ -161,7 +161,10 @@ pub(crate) fn match_tensors<'a>(
         }
         let n: usize = shape.iter().product();
         if t.data.len() != n {
-            return Err(Error::parameter(name, format!("{} values for shape {:?} ({n} expected)", t.data.len(), shape)));
+            return Err(Error::parameter(
+                name,
+                format!("{} values for shape {:?} ({n} expected)", t.data.len(), shape),
+            ));
         }
         if let Some(i) = t.data.iter().position(|x| !x.is_finite()) {
             return Err(Error::parameter(name, format!("value {} at index {i} is not finite", t.data[i])));
@@ -223,9 +226,8 @@ mod tests {
         assert!(err.contains('a') && err.contains("[3, 2]"), "{err}");
         let err = match_tensors(&[t("a", vec![2, 3])], &expected).unwrap_err().to_string();
         assert!(err.contains("b") && err.contains("missing"), "{err}");
-        let err = match_tensors(&[t("a", vec![2, 3]), t("b", vec![4]), t("c", vec![1])], &expected)
-            .unwrap_err()
-            .to_string();
+        let err =
+            match_tensors(&[t("a", vec![2, 3]), t("b", vec![4]), t("c", vec![1])], &expected).unwrap_err().to_string();
         assert!(err.contains("c") && err.contains("unknown"), "{err}");
     }
 }

@@ -20,7 +20,7 @@ use super::Scalar;
 
 /// Genes per block when building.
 const GENE_BLOCK: usize = 512;
-/// Columns per register tile (4 AVX-512 registers of f32).
+/// Columns per register tile (8 AVX2 registers of f32).
 const TILE: usize = 64;
 /// Genes per gradient task.
 const GRAD_BLOCK: usize = 64;
@@ -111,8 +111,16 @@ impl<T: Scalar> SparseRows<T> {
 
     /// Builds the structure from the row-major `x: (n_rows, n_cols)` if at most a fraction `limit` of it is nonzero
     /// (never for a negative `limit`); returns whether it did.
+    ///
+    /// A probe of the first 8 rows rejects clearly dense batches (more than 1.5 `limit` nonzero) without the full
+    /// count: the fakes are dense for much of training.
     pub fn build_if_sparse(&mut self, x: &[T], n_rows: usize, n_cols: usize, limit: f64, par: Par) -> bool {
-        if limit < 0.0 || self.count(x, n_rows, n_cols, par) > limit {
+        if limit < 0.0 {
+            return false;
+        }
+        let probe = &x[..n_rows.min(8) * n_cols];
+        let nonzero = probe.iter().filter(|v| **v != T::ZERO).count();
+        if nonzero as f64 > 1.5 * limit * probe.len() as f64 || self.count(x, n_rows, n_cols, par) > limit {
             return false;
         }
         self.fill(x, par);

@@ -25,9 +25,9 @@ pub enum ModelKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConditionalCritic {
-    /// The reference's default (`create_cond_critic`): D(x, y) = <W[y], h> + b[y], one output layer per class.
+    /// The reference's default (`create_cond_critic`): `D(x, y) = <W[y], h> + b[y]`, one output layer per class.
     PerClassOutput,
-    /// Miyato & Koyama's projection critic: D(x, y) = w . h + b + <E[y], h>.
+    /// Miyato & Koyama's projection critic: `D(x, y) = w . h + b + <E[y], h>`.
     Projection,
 }
 
