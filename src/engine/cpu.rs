@@ -8,6 +8,9 @@ use crate::Result;
 ///
 /// Every method of [`GanBackend`] runs on the pool of `threads` threads given to [`CpuGan::new`] (faer's GEMMs
 /// and the engine's element-wise passes alike), so the result does not depend on the caller's rayon setup.
+///
+/// As in the reference, every training-mode forward pass of the generator updates the batch-norm running
+/// statistics: the generator update's, and also the one that makes the fakes of each critic update.
 pub struct CpuGan {
     net: Network<f32>,
 }

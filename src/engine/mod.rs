@@ -83,7 +83,7 @@ mod params;
 mod sparse;
 
 pub use cpu::CpuGan;
-pub use network::{CriticTerms, Network};
+pub use network::{CriticLoss, CriticTerms, Network};
 pub use params::{ParamEntry, ParamSet};
 
 use faer::Par;
