@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use scgan::cluster::ClusterParams;
 use scgan::generate::{self, CellCounts, CountSampling, GenerateParams, Generator};
-use scgan::model::ConditionalCritic;
+use scgan::model::{ConditionalCritic, CriticInput};
 use scgan::preprocess::{self, PreprocessParams, SplitParams, Summary};
 use scgan::train::{self, setup, ModelChoice, TrainParams};
 use scgan::{demo, evaluate, io};
@@ -104,6 +104,22 @@ enum CriticArg {
     Projection,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CountsArg {
+    /// Scale the profile to the library size and round each value up or down at random.
+    Rescale,
+    /// Draw the library size's counts multinomially from the profile.
+    Multinomial,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CriticInputArg {
+    /// The library-size-normalised values (the paper).
+    Normalized,
+    /// ln(1 + x) of the normalised values, for real cells and fakes alike.
+    Log1p,
+}
+
 #[derive(Args)]
 struct TrainArgs {
     /// Input counts (any format `scgan info` reads) or a file written by `scgan preprocess`.
@@ -151,6 +167,12 @@ struct TrainArgs {
     /// AMSGrad beta2.
     #[arg(long)]
     beta2: Option<f32>,
+    /// What the critic sees: the normalised values (paper) or their log1p.
+    #[arg(long, value_enum)]
+    critic_input: Option<CriticInputArg>,
+    /// Generate with a moving average of the generator's weights with this decay, e.g. 0.999 (0: none, the paper).
+    #[arg(long, value_name = "DECAY")]
+    generator_average: Option<f32>,
     /// Threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -184,6 +206,15 @@ impl TrainArgs {
                 CriticArg::Projection => ConditionalCritic::Projection,
             };
         }
+        if let Some(input) = self.critic_input {
+            params.critic_input = match input {
+                CriticInputArg::Normalized => CriticInput::Normalized,
+                CriticInputArg::Log1p => CriticInput::Log1p,
+            };
+        }
+        if let Some(decay) = self.generator_average {
+            params.generator_average = (decay > 0.0).then_some(decay);
+        }
         macro_rules! set {
             ($($flag:ident => $field:expr),*) => { $( if let Some(v) = self.$flag { $field = v; } )* };
         }
@@ -216,6 +247,10 @@ struct GenerateArgs {
     /// Write the normalised values as X and skip count sampling.
     #[arg(long)]
     normalized_only: bool,
+    /// How counts are made from a generated profile and a library size drawn from the type's real ones:
+    /// `rescale` (scale and round at random) or `multinomial` (sample L counts from the profile).
+    #[arg(long, value_enum, default_value = "multinomial", conflicts_with = "normalized_only")]
+    counts: CountsArg,
     /// Threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -395,7 +430,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 CellCounts::PerType(args.cell_type.iter().map(|t| generate::parse_type_count(t)).collect::<Result<_, _>>()?)
             };
-            let counts = if args.normalized_only { CountSampling::NormalizedOnly } else { CountSampling::Multinomial };
+            let counts = match (args.normalized_only, args.counts) {
+                (true, _) => CountSampling::NormalizedOnly,
+                (false, CountsArg::Rescale) => CountSampling::Rescale,
+                (false, CountsArg::Multinomial) => CountSampling::Multinomial,
+            };
             let mut generator = Generator::load(&args.run, args.threads.unwrap_or_else(default_threads))?;
             let params = GenerateParams { cells, seed: args.seed, counts, threads: args.threads.unwrap_or_else(default_threads) };
             let cells = generator.generate(&params)?;

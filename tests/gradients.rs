@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use scgan::engine::{CpuGan, CriticTerms, Network};
 use scgan::model::{
-    parameter_count, ConditionalCritic, CriticBatch, GanBackend, ModelConfig, ModelKind, OptimizerConfig,
+    parameter_count, ConditionalCritic, CriticBatch, CriticInput, GanBackend, ModelConfig, ModelKind, OptimizerConfig,
 };
 
 const B: usize = 4;
@@ -65,7 +65,11 @@ fn inputs(seed: u64, conditional: bool, library_size: f64) -> Inputs {
 /// A tiny f64 network with every parameter (biases, batch-norm affines, outputs) moved off its initial value,
 /// so that few gradients are trivially zero.
 fn network(kind: ModelKind, seed: u64, library_size: f32) -> Network<f64> {
-    let mut net = Network::<f64>::new(tiny(kind, library_size), OptimizerConfig::default(), seed, 1).unwrap();
+    network_from(tiny(kind, library_size), seed)
+}
+
+fn network_from(config: ModelConfig, seed: u64) -> Network<f64> {
+    let mut net = Network::<f64>::new(config, OptimizerConfig::default(), seed, 1).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
     for which in 0..2 {
         let set = if which == 0 { net.generator_params_mut() } else { net.critic_params_mut() };
@@ -281,6 +285,53 @@ fn generator_loss_gradient_matches_finite_differences() {
             for e in set.entries() {
                 let norm: f64 = set.grads()[e.range()].iter().map(|g| g * g).sum::<f64>().sqrt();
                 assert!(norm > 0.0, "{name}: {} has a zero gradient", e.name);
+            }
+        }
+    }
+}
+
+/// The log1p critic input: the critic's gradient (penalty included) and the generator's, through `ln(1 + x)`.
+#[test]
+fn log1p_critic_input_gradients_match_finite_differences() {
+    for library_size in [10.0, 20_000.0] {
+        for (name, kind) in kinds() {
+            let mut config = tiny(kind, library_size);
+            config.critic_input = CriticInput::Log1p;
+            let inp = inputs(5, kind != ModelKind::Scgan, library_size as f64);
+            for sparse in [false, true] {
+                let mut net = network_from(config.clone(), 11);
+                net.set_sparse_limit(if sparse { 1.0 } else { -1.0 });
+                let l0 = net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, CriticTerms::Full);
+                assert!(l0.loss.is_finite() && l0.gradient_penalty > 0.0);
+                let grads = net.critic_params().grads().to_vec();
+                let cell = std::cell::RefCell::new(&mut net);
+                let err = check(
+                    &format!("{name} log1p critic (library size {library_size}, sparse {sparse})"),
+                    &grads,
+                    |i| cell.borrow().critic_params().values()[i],
+                    |i, v| cell.borrow_mut().critic_params_mut().values_mut()[i] = v,
+                    || {
+                        let terms = CriticTerms::Full;
+                        cell.borrow_mut()
+                            .critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms)
+                            .loss
+                    },
+                );
+                assert!(err < TOL, "{name} log1p critic: worst relative error {err:.2e}");
+
+                let mut net = network_from(config.clone(), 23);
+                net.set_sparse_limit(if sparse { 1.0 } else { -1.0 });
+                assert!(net.generator_loss_and_gradients(&inp.z, &inp.labels).is_finite());
+                let grads = net.generator_params().grads().to_vec();
+                let cell = std::cell::RefCell::new(&mut net);
+                let err = check(
+                    &format!("{name} log1p generator (library size {library_size}, sparse {sparse})"),
+                    &grads,
+                    |i| cell.borrow().generator_params().values()[i],
+                    |i, v| cell.borrow_mut().generator_params_mut().values_mut()[i] = v,
+                    || cell.borrow_mut().generator_loss_and_gradients(&inp.z, &inp.labels),
+                );
+                assert!(err < TOL, "{name} log1p generator: worst relative error {err:.2e}");
             }
         }
     }

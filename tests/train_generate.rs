@@ -16,8 +16,20 @@ const GENES: &str = "300";
 fn train(out: &Path, extra: &[&str]) -> std::process::Output {
     let data = demo_data();
     let mut args = vec![
-        "train", data.to_str().unwrap(), "--label-key", "cell_type", "--hvg", GENES, "--out",
-        out.to_str().unwrap(), "--threads", "1", "--validation-every", "10", "--checkpoint-every", "10",
+        "train",
+        data.to_str().unwrap(),
+        "--label-key",
+        "cell_type",
+        "--hvg",
+        GENES,
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "1",
+        "--validation-every",
+        "10",
+        "--checkpoint-every",
+        "10",
     ];
     args.extend_from_slice(extra);
     scgan(&args)
@@ -38,7 +50,14 @@ fn train_then_generate_counts_of_chosen_types() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     ok(train(&run, &["--steps", "20"]));
-    for file in ["config.json", "data.json", "model.safetensors", "model_state.safetensors", "log.jsonl", "state/checkpoint.safetensors"] {
+    for file in [
+        "config.json",
+        "data.json",
+        "model.safetensors",
+        "model_state.safetensors",
+        "log.jsonl",
+        "state/checkpoint.safetensors",
+    ] {
         assert!(run.join(file).exists(), "{file} missing");
     }
     // model.safetensors holds the trainable parameters and nothing else: SPEC's count for cscGAN.
@@ -50,15 +69,24 @@ fn train_then_generate_counts_of_chosen_types() {
     assert!(names.contains("generator.dense1.weight") && names.contains("critic.out.weight"), "{names:?}");
     let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
     assert!(log.lines().count() >= 2 && log.contains("validation_mmd"), "{log}");
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["preset"], "paper");
     assert_eq!(config["train"]["critic_steps"], 5);
     assert_eq!(config["train"]["batch_size"], 128);
 
     let out = dir.path().join("nk_b.h5ad");
     let stdout = ok(scgan(&[
-        "generate", run.to_str().unwrap(), "--cell-type", "CD56+ NK=60", "--cell-type", "CD19+ B=40",
-        "--out", out.to_str().unwrap(), "--threads", "1",
+        "generate",
+        run.to_str().unwrap(),
+        "--cell-type",
+        "CD56+ NK=60",
+        "--cell-type",
+        "CD19+ B=40",
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "1",
     ]));
     assert!(stdout.contains("generated 100 cells"), "{stdout}");
     let generated = io::read(&out, &Default::default()).unwrap();
@@ -68,7 +96,8 @@ fn train_then_generate_counts_of_chosen_types() {
     assert_eq!(labels.iter().filter(|l| *l == "CD56+ NK").count(), 60);
     assert_eq!(labels.iter().filter(|l| *l == "CD19+ B").count(), 40);
     // Library sizes are drawn from the real ones of the same type, and the counts add up to them.
-    let description: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
+    let description: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
     let classes: Vec<String> = serde_json::from_value(description["classes"].clone()).unwrap();
     let pools: Vec<Vec<f64>> = serde_json::from_value(description["library_sizes"].clone()).unwrap();
     let Some(Column::Float(library_sizes)) = generated.obs.get("library_size") else { panic!("no library_size") };
@@ -77,7 +106,8 @@ fn train_then_generate_counts_of_chosen_types() {
         assert!(pools[k].contains(size), "library size {size} is not one of {label}'s");
         assert_eq!(total, *size);
     }
-    let normalized = io::read(&out, &io::ReadOptions { layer: Some("normalized".into()), ..Default::default() }).unwrap().x;
+    let normalized =
+        io::read(&out, &io::ReadOptions { layer: Some("normalized".into()), ..Default::default() }).unwrap().x;
     assert!(normalized.row_sums().iter().all(|s| (s - 20_000.0).abs() < 1.0));
 
     let out = dir.path().join("proportions.h5ad");
@@ -86,7 +116,14 @@ fn train_then_generate_counts_of_chosen_types() {
     assert_eq!(generated.n_cells(), 200);
     assert!(generated.x.row_sums().iter().all(|s| (s - 20_000.0).abs() < 1.0));
 
-    let output = scgan(&["generate", run.to_str().unwrap(), "--cell-type", "NK cells=5", "--out", dir.path().join("x.h5ad").to_str().unwrap()]);
+    let output = scgan(&[
+        "generate",
+        run.to_str().unwrap(),
+        "--cell-type",
+        "NK cells=5",
+        "--out",
+        dir.path().join("x.h5ad").to_str().unwrap(),
+    ]);
     assert_clean_failure(&output, &["unknown type 'NK cells'", "CD56+ NK", "CD19+ B"]);
     assert!(!dir.path().join("x.h5ad").exists());
 }
@@ -120,6 +157,48 @@ fn same_seed_gives_identical_weights_and_resume_continues_exactly() {
     );
 }
 
+/// The options beyond the paper (log1p critic input, generator average) keep resume exact, checkpoint the
+/// average, and generate from it.
+#[test]
+fn generator_average_is_checkpointed_resumed_and_generated_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, resumed) = (dir.path().join("a"), dir.path().join("b"));
+    let extra = ["--critic-input", "log1p", "--generator-average", "0.99", "--seed", "2"];
+    ok(train(&straight, &[&["--steps", "20"][..], &extra].concat()));
+    ok(train(&resumed, &[&["--steps", "10"][..], &extra].concat()));
+    ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", "20", "--threads", "1"]));
+    let checkpoint = tensors(straight.join("state/checkpoint.safetensors"));
+    assert_eq!(checkpoint, tensors(resumed.join("state/checkpoint.safetensors")), "resumed run differs");
+    assert_eq!(tensors(straight.join("model.safetensors")), tensors(resumed.join("model.safetensors")));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"]["critic_input"], "log1p");
+    assert!((config["model"]["generator_average"].as_f64().unwrap() - 0.99).abs() < 1e-6);
+
+    // the saved generator is the average (of the step it was saved at), not the live weights
+    let by_name = |ts: &[scgan::model::NamedTensor], name: &str| ts.iter().find(|t| t.name == name).cloned();
+    let saved = tensors(straight.join("model.safetensors"));
+    let live = by_name(&checkpoint, "generator.out.weight").unwrap();
+    assert!(by_name(&checkpoint, "average.generator.out.weight").is_some(), "the checkpoint lacks the average");
+    let model = by_name(&saved, "generator.out.weight").unwrap();
+    assert_ne!(model.data, live.data, "model.safetensors holds the live generator");
+    assert!(by_name(&saved, "average.generator.out.weight").is_none(), "model.safetensors holds extra tensors");
+    let out = dir.path().join("generated.h5ad");
+    ok(scgan(&[
+        "generate",
+        straight.to_str().unwrap(),
+        "--n",
+        "50",
+        "--counts",
+        "rescale",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let cells = io::read(&out, &Default::default()).unwrap();
+    assert_eq!(cells.n_cells(), 50);
+    assert!(cells.x.data().iter().all(|v| v.fract() == 0.0 && *v > 0.0));
+}
+
 #[test]
 fn divergence_stops_with_the_last_good_checkpoint_intact() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,7 +225,8 @@ fn unconditional_scgan_and_refusals() {
     let out = dir.path().join("g.h5ad");
     ok(scgan(&["generate", run.to_str().unwrap(), "--n", "10", "--out", out.to_str().unwrap()]));
     assert!(io::read(&out, &Default::default()).unwrap().obs.get("cell_type").is_none());
-    let output = scgan(&["generate", run.to_str().unwrap(), "--cell-type", "CD19+ B=5", "--out", out.to_str().unwrap()]);
+    let output =
+        scgan(&["generate", run.to_str().unwrap(), "--cell-type", "CD19+ B=5", "--out", out.to_str().unwrap()]);
     assert_clean_failure(&output, &["unconditional"]);
     // An existing run is never overwritten.
     assert_clean_failure(&train(&run, &["--steps", "3"]), &["already holds a run", "--resume"]);
@@ -159,18 +239,37 @@ fn a_preprocessed_file_is_used_as_it_is() {
     let dir = tempfile::tempdir().unwrap();
     let prepared = dir.path().join("prepared.h5ad");
     ok(scgan(&[
-        "preprocess", demo_data().to_str().unwrap(), "--label-key", "cell_type", "--hvg", "200", "--split", "0.2",
-        "--out", prepared.to_str().unwrap(),
+        "preprocess",
+        demo_data().to_str().unwrap(),
+        "--label-key",
+        "cell_type",
+        "--hvg",
+        "200",
+        "--split",
+        "0.2",
+        "--out",
+        prepared.to_str().unwrap(),
     ]));
     let run = dir.path().join("run");
     let stderr = {
-        let output = scgan(&["train", prepared.to_str().unwrap(), "--out", run.to_str().unwrap(), "--steps", "2", "--threads", "1"]);
+        let output = scgan(&[
+            "train",
+            prepared.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--steps",
+            "2",
+            "--threads",
+            "1",
+        ]);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stderr).to_string()
     };
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["input_was_preprocessed"], true);
-    let description: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
+    let description: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
     assert_eq!(description["genes"].as_array().unwrap().len(), 200, "genes were filtered twice: {stderr}");
     let prepared = io::read(&prepared, &Default::default()).unwrap();
     let validation = prepared.labels("split").unwrap().iter().filter(|s| s.as_deref() == Some("validation")).count();

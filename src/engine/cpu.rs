@@ -74,6 +74,14 @@ impl GanBackend for CpuGan {
         self.net.state()
     }
 
+    fn update_generator_average(&mut self) {
+        self.net.update_generator_average();
+    }
+
+    fn averaged_model(&mut self, z: &[f32], labels: &[u32]) -> Result<Option<Box<dyn GanBackend>>> {
+        Ok(self.net.averaged_network(z, labels)?.map(|net| Box::new(CpuGan { net }) as Box<dyn GanBackend>))
+    }
+
     fn load_parameters(&mut self, tensors: &[NamedTensor]) -> Result<()> {
         self.net.load_parameters(tensors)
     }

@@ -6,7 +6,9 @@
 //!
 //! The LSN layer scales each cell to the library size `c`: with `p = relu(o)`, `s = sum_j p_j + 2.22e-16` and
 //! `x = c p / s`, its backward pass is `dp_k = (c / s) (dx_k - (dx . x) / c)`, and `do = dp * (x > 0)`
-//! (`x_k > 0` exactly when `o_k > 0`). The backward pass then runs the linear layers and batch norms in reverse:
+//! (`x_k > 0` exactly when `o_k > 0`). With the critic looking at `y = ln(1 + x)` ([`CriticInput::Log1p`]), the
+//! forward pass ends with that transform and the backward pass starts with `dx = dy e^{-y}`, `x = e^y - 1`.
+//! The backward pass then runs the linear layers and batch norms in reverse:
 //! `dW_out = h^T do`, `db_out = sum_i do_i`, `dh = do W_out^T`, batch-norm backward, `dW_k = h_{k-1}^T da_k`.
 
 use std::ops::Range;
@@ -19,7 +21,7 @@ use super::batchnorm::{self, Running};
 use super::linear::{backward_input, backward_weight, column_sums, dot, forward, sum};
 use super::params::{Init, ParamSet};
 use super::{ensure, for_each_row2, with_simd, Scalar};
-use crate::model::ModelConfig;
+use crate::model::{CriticInput, ModelConfig};
 
 /// Added to each cell's total before dividing, as the reference does.
 const LSN_EPS: f64 = 2.22e-16;
@@ -43,6 +45,8 @@ pub(crate) struct GeneratorLayout {
     library_size: f64,
     eps: f64,
     decay: f64,
+    /// The output is `ln(1 + x)` of the LSN values (what a log1p critic sees).
+    pub log_output: bool,
 }
 
 /// Batch-norm running statistics, one `(w_k)` vector per layer.
@@ -101,7 +105,14 @@ impl GeneratorLayout {
             library_size: cfg.library_size as f64,
             eps: cfg.bn_epsilon as f64,
             decay: cfg.bn_decay as f64,
+            log_output: cfg.critic_input == CriticInput::Log1p,
         }
+    }
+
+    /// The same layout with another batch-norm running-average decay (0: the running statistics become the
+    /// statistics of the last batch).
+    pub fn with_bn_decay(&self, decay: f64) -> Self {
+        GeneratorLayout { decay, ..self.clone() }
     }
 
     /// Running statistics initialised to mean 0, variance 1.
@@ -197,6 +208,7 @@ impl GeneratorLayout {
         forward(out, h_last, &p[self.out_w.clone()], n, n_in, g, par);
         let bias = &p[self.out_b.clone()];
         let (lib, lsn_eps) = (T::from_f64(self.library_size), T::from_f64(LSN_EPS));
+        let log_output = self.log_output;
         let tail = |row: &mut [T], scale: &mut T| {
             with_simd(
                 #[inline(always)]
@@ -209,7 +221,11 @@ impl GeneratorLayout {
                     row.iter_mut().for_each(|x| *x *= c);
                     *scale = c;
                 },
-            )
+            );
+            if log_output {
+                // zeros stay zeros, so only the expressed genes pay for the logarithm
+                row.iter_mut().filter(|x| **x > T::ZERO).for_each(|x| *x = x.ln_1p());
+            }
         };
         let scales = &mut ws.row_scale[..n];
         match par {
@@ -239,13 +255,26 @@ impl GeneratorLayout {
         let inv_lib = T::ONE / lib;
         let scales = &ws.row_scale[..n];
         let gx = &mut gx[..n * g];
-        // LSN and output ReLU: gx becomes dL/do
+        let log_output = self.log_output;
+        // log1p (if any), LSN and output ReLU: gx becomes dL/do
         for_each_row2(par, gx, g, &out[..n * g], g, |i, dx, x| {
             with_simd(
                 #[inline(always)]
                 || {
                     let sc = scales[i];
-                    let m = dot(dx, x) * inv_lib;
+                    let m = if log_output {
+                        // x holds y = ln(1 + x): dL/dx = dL/dy e^{-y}; the LSN term needs x = e^y - 1
+                        let mut m = T::ZERO;
+                        for (d, y) in dx.iter_mut().zip(x) {
+                            if *y > T::ZERO {
+                                *d *= (-*y).exp();
+                                m += *d * y.exp_m1();
+                            }
+                        }
+                        m * inv_lib
+                    } else {
+                        dot(dx, x) * inv_lib
+                    };
                     for (d, xv) in dx.iter_mut().zip(x) {
                         *d = if *xv > T::ZERO { sc * (*d - m) } else { T::ZERO };
                     }

@@ -122,6 +122,12 @@ pub trait Scalar:
     fn to_f32(self) -> f32;
     /// Square root.
     fn sqrt(self) -> Self;
+    /// `ln(1 + x)`.
+    fn ln_1p(self) -> Self;
+    /// `e^x - 1`.
+    fn exp_m1(self) -> Self;
+    /// `e^x`.
+    fn exp(self) -> Self;
 }
 
 macro_rules! impl_scalar {
@@ -148,6 +154,18 @@ macro_rules! impl_scalar {
             #[inline(always)]
             fn sqrt(self) -> Self {
                 <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
+            }
+            #[inline(always)]
+            fn exp_m1(self) -> Self {
+                <$t>::exp_m1(self)
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
             }
         }
     };

@@ -51,10 +51,14 @@ pub struct Network<T: Scalar> {
     gen_opt: AmsGrad<T>,
     critic_opt: AmsGrad<T>,
     bn: BnState<T>,
+    /// Moving average of the generator's values (with [`ModelConfig::generator_average`]).
+    average: Option<Vec<T>>,
     gen_ws: GeneratorWork<T>,
     critic_ws: CriticWork<T>,
     x0: Vec<T>,
     gx: Vec<T>,
+    /// The real cells as the critic sees them, when it does not see the normalised values themselves.
+    real_input: Vec<T>,
     sparse_limit: f64,
     par: Par,
     pool: Option<Arc<rayon::ThreadPool>>,
@@ -90,7 +94,9 @@ impl<T: Scalar> Network<T> {
         let mut critic = ParamSet::new();
         let critic_layout = CriticLayout::build(&config, &mut critic, &mut rng);
         let bn = gen_layout.new_bn_state();
+        let average = config.generator_average.map(|_| gen.values().to_vec());
         Ok(Network {
+            average,
             gen_opt: AmsGrad::new(gen.len()),
             critic_opt: AmsGrad::new(critic.len()),
             config,
@@ -104,6 +110,7 @@ impl<T: Scalar> Network<T> {
             critic_ws: CriticWork::default(),
             x0: Vec::new(),
             gx: Vec::new(),
+            real_input: Vec::new(),
             sparse_limit: SPARSE_LIMIT,
             par,
             pool,
@@ -204,6 +211,13 @@ impl<T: Scalar> Network<T> {
         self.gen_layout.forward(self.gen.values(), &mut self.bn, &mut self.gen_ws, z, labels, fake, b, true, par);
         let lambda = T::from_f64(self.config.lambda_gp as f64);
         let ww = if terms == CriticTerms::Full { T::ONE } else { T::ZERO };
+        let real: &[T] = if self.gen_layout.log_output {
+            self.real_input.clear();
+            self.real_input.extend(real.iter().map(|&x| if x > T::ZERO { x.ln_1p() } else { x }));
+            &self.real_input
+        } else {
+            real
+        };
         let (p, grads) = self.critic.split();
         let v = self.critic_layout.loss_and_gradients(
             p,
@@ -284,6 +298,62 @@ impl<T: Scalar> Network<T> {
         })
     }
 
+    /// Moves the generator average towards the current weights: `a <- d a + (1 - d) w` with
+    /// `d = min(decay, (1 + t) / (10 + t))` after the `t`-th generator update, as TensorFlow's
+    /// `ExponentialMovingAverage(num_updates)`, so that the first updates are not dominated by the initial weights.
+    pub fn update_generator_average(&mut self) {
+        let (Some(decay), Some(average)) = (self.config.generator_average, self.average.as_mut()) else { return };
+        let t = self.gen_opt.step as f64;
+        let d = T::from_f64((decay as f64).min((1.0 + t) / (10.0 + t)));
+        let keep = T::ONE - d;
+        let values = self.gen.values();
+        let update = |(a, w): (&mut T, &T)| *a = d * *a + keep * *w;
+        match self.par {
+            Par::Seq => average.iter_mut().zip(values).for_each(update),
+            _ => {
+                use rayon::prelude::*;
+                let mut parallel = || average.par_iter_mut().zip(values.par_iter()).with_min_len(1 << 14).for_each(update);
+                match &self.pool {
+                    Some(pool) => pool.install(parallel),
+                    None => parallel(),
+                }
+            }
+        }
+    }
+
+    /// A network whose generator holds the average weights, with the current critic, and with batch-norm
+    /// running statistics measured on one training-mode pass of `z` (and `labels`) through the averaged
+    /// generator. `None` without an average.
+    ///
+    /// # Errors
+    /// A thread pool that cannot be started.
+    ///
+    /// # Panics
+    /// If `z` is not a non-empty multiple of `latent_dim` or the labels are not one per cell below `n_classes`.
+    pub fn averaged_network(&mut self, z: &[T], labels: &[u32]) -> Result<Option<Network<T>>> {
+        let Some(average) = &self.average else { return Ok(None) };
+        let l = self.config.latent_dim;
+        assert!(!z.is_empty() && z.len() % l == 0, "z must be n x latent_dim");
+        let n = z.len() / l;
+        self.check_labels(labels, n);
+        let mut config = self.config.clone();
+        config.generator_average = None;
+        let threads = match self.par {
+            Par::Seq => 1,
+            Par::Rayon(t) => t.get(),
+        };
+        let mut net = Network::new(config, self.optimizer, 0, threads)?;
+        net.gen.values_mut().copy_from_slice(average);
+        net.critic.values_mut().copy_from_slice(self.critic.values());
+        let measure = net.gen_layout.with_bn_decay(0.0);
+        let mut out = vec![T::ZERO; n * self.config.n_genes];
+        net.run(|net| {
+            let par = net.par;
+            measure.forward(net.gen.values(), &mut net.bn, &mut net.gen_ws, z, labels, &mut out, n, true, par);
+        });
+        Ok(Some(net))
+    }
+
     /// Generates `n = z.len() / latent_dim` cells into `out: (n, n_genes)` in inference mode, in chunks of 256.
     ///
     /// # Panics
@@ -303,6 +373,9 @@ impl<T: Scalar> Network<T> {
                 let m = zc.len() / l;
                 let lc = if conditional { &labels[c * CHUNK..c * CHUNK + m] } else { &[][..] };
                 net.gen_layout.forward(net.gen.values(), &mut net.bn, &mut net.gen_ws, zc, lc, oc, m, false, par);
+                if net.gen_layout.log_output {
+                    oc.iter_mut().filter(|x| **x > T::ZERO).for_each(|x| *x = x.exp_m1());
+                }
             }
         });
     }
@@ -333,6 +406,9 @@ impl<T: Scalar> Network<T> {
             out.extend(set.export(&format!("optim.{who}.v."), &opt.v));
             out.extend(set.export(&format!("optim.{who}.vhat."), &opt.vhat));
             out.push(NamedTensor { name: format!("optim.{who}.step"), shape: vec![1], data: vec![opt.step as f32] });
+        }
+        if let Some(average) = &self.average {
+            out.extend(self.gen.export("average.", average));
         }
         out
     }
@@ -367,10 +443,13 @@ impl<T: Scalar> Network<T> {
             }
             expected.push((format!("optim.{who}.step"), vec![1]));
         }
+        if self.average.is_some() {
+            expected.extend(expected_names(&self.gen, "average."));
+        }
         let found = match_tensors(tensors, &expected)?;
         for (name, _) in &expected {
             let t = found[name];
-            let negative_ok = name.contains(".m.") || name.ends_with("running_mean");
+            let negative_ok = name.contains(".m.") || name.ends_with("running_mean") || name.starts_with("average.");
             if !negative_ok {
                 if let Some(x) = t.data.iter().find(|x| **x < 0.0) {
                     return Err(Error::parameter(name, format!("negative value {x}")));
@@ -393,6 +472,11 @@ impl<T: Scalar> Network<T> {
                 copy_in(&mut opt.vhat[e.range()], &found[&format!("optim.{who}.vhat.{}", e.name)].data);
             }
             opt.step = found[&format!("optim.{who}.step")].data[0] as u64;
+        }
+        if let Some(average) = self.average.as_mut() {
+            for e in self.gen.entries() {
+                copy_in(&mut average[e.range()], &found[&format!("average.{}", e.name)].data);
+            }
         }
         Ok(())
     }

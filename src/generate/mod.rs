@@ -40,6 +40,10 @@ pub enum CellCounts {
 pub enum CountSampling {
     /// `Multinomial(L, profile / library_size)` with `L` drawn from the type's real library sizes.
     Multinomial,
+    /// `profile * L / library_size`, each value rounded up or down at random with the probability of its
+    /// fraction (so the expected count is the scaled value). The generator learnt normalised *observed* cells,
+    /// sampling noise included; multinomial sampling adds a second round of that noise, rescaling does not.
+    Rescale,
     /// No counts: `X` holds the normalised profiles.
     NormalizedOnly,
 }
@@ -100,7 +104,10 @@ impl Generator {
         if !run.config().exists() {
             return Err(Error::io(
                 run.config(),
-                std::io::Error::new(std::io::ErrorKind::NotFound, "not a run folder (no config.json); train one with `scgan train`"),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "not a run folder (no config.json); train one with `scgan train`",
+                ),
             ));
         }
         let config: RunConfig = read_json(&run.config())?;
@@ -108,7 +115,8 @@ impl Generator {
         if config.model.n_genes != description.genes.len() {
             return Err(Error::format(run.data(), "genes", "does not match the model's gene count in config.json"));
         }
-        let mut model: Box<dyn GanBackend> = Box::new(CpuGan::new(config.model.clone(), config.train.optimizer, 0, threads.max(1))?);
+        let mut model: Box<dyn GanBackend> =
+            Box::new(CpuGan::new(config.model.clone(), config.train.optimizer, 0, threads.max(1))?);
         let step = load_model(&run, model.as_mut())?;
         Ok(Generator { model, config, description, step, run: folder.to_path_buf() })
     }
@@ -130,7 +138,10 @@ impl Generator {
                         None => {
                             return Err(Error::parameter(
                                 "--cell-type",
-                                format!("unknown type '{name}'; the known types are: {}", self.description.classes.join(", ")),
+                                format!(
+                                    "unknown type '{name}'; the known types are: {}",
+                                    self.description.classes.join(", ")
+                                ),
                             ))
                         }
                     }
@@ -171,24 +182,39 @@ impl Generator {
         } else {
             vec![every_cell.as_slice()]
         };
-        let library_sizes: Vec<f64> = (0..n_cells)
+        let class_of = |i: usize| if conditional { labels[i] as usize } else { 0 };
+        let mut library_sizes: Vec<f64> = (0..n_cells)
             .map(|i| {
-                let pool = pools[if conditional { labels[i] as usize } else { 0 }];
-                if pool.is_empty() { config.library_size as f64 } else { pool[rng.random_range(0..pool.len())] }
+                let pool = pools[class_of(i)];
+                if pool.is_empty() {
+                    config.library_size as f64
+                } else {
+                    pool[rng.random_range(0..pool.len())]
+                }
             })
             .collect();
+        for (k, pool) in pools.iter().enumerate() {
+            let cells: Vec<usize> = (0..n_cells).filter(|&i| class_of(i) == k).collect();
+            match_library_sizes(&normalized, &cells, &mut library_sizes, config.library_size as f64, pool);
+        }
         let x = match params.counts {
             CountSampling::NormalizedOnly => normalized.clone(),
             CountSampling::Multinomial => sample_counts(&normalized, &library_sizes, params.seed),
+            CountSampling::Rescale => {
+                rescale_counts(&normalized, &library_sizes, config.library_size as f64, params.seed)
+            }
         };
 
         let mut obs = Frame::new((0..n_cells).map(|i| format!("generated-{i}")).collect());
         if conditional {
             let key = self.description.label_key.clone().unwrap_or_else(|| "cell_type".to_string());
             let codes = labels.iter().map(|&l| l as i32).collect();
-            obs.insert(&key, Column::Categorical { codes, categories: self.description.classes.clone(), ordered: false });
+            obs.insert(
+                &key,
+                Column::Categorical { codes, categories: self.description.classes.clone(), ordered: false },
+            );
         }
-        let totals = if params.counts == CountSampling::NormalizedOnly { x.row_sums() } else { library_sizes };
+        let totals = if params.counts == CountSampling::Multinomial { library_sizes } else { x.row_sums() };
         obs.insert("library_size", Column::Float(totals));
         let var = Frame::new(self.description.genes.clone());
         let mut matrix = CountMatrix::new(x, obs, var)?;
@@ -243,31 +269,61 @@ fn stack_rows(parts: Vec<CsrMatrix>, n_cols: usize) -> CsrMatrix {
     CsrMatrix::new(n_rows, n_cols, indptr, indices, data, "generated cells").expect("rows built in order")
 }
 
-/// Draws `Multinomial(library_sizes[i], profile_i / total)` for every row, as sequential binomials over the
-/// row's non-zero genes; each row with its own generator seeded by `(seed, row)`.
-fn sample_counts(profiles: &CsrMatrix, library_sizes: &[f64], seed: u64) -> CsrMatrix {
+/// Hands the library sizes drawn for `cells` (one type) back out in the order of the cells' complexity, so that
+/// the cell whose profile has the most expressed genes gets the largest library: in real data the two go
+/// together (a count of 1 is `library_size / L` after normalisation, so a small library cannot show many genes).
+/// Complexity counts the genes at or above half the normalised value of a single count at the type's median
+/// library size; the drawn sizes (and so their distribution) are unchanged, only their assignment.
+fn match_library_sizes(profiles: &CsrMatrix, cells: &[usize], sizes: &mut [f64], total: f64, pool: &[f64]) {
+    if cells.len() < 2 || pool.is_empty() {
+        return;
+    }
+    let mut sorted_pool = pool.to_vec();
+    sorted_pool.sort_by(f64::total_cmp);
+    let threshold = 0.5 * total / sorted_pool[sorted_pool.len() / 2].max(1.0);
+    let complexity = |i: usize| profiles.row(i).1.iter().filter(|&&v| v as f64 >= threshold).count();
+    let mut by_complexity = cells.to_vec();
+    by_complexity.sort_by_key(|&i| (complexity(i), i));
+    let mut drawn: Vec<f64> = cells.iter().map(|&i| sizes[i]).collect();
+    drawn.sort_by(f64::total_cmp);
+    for (&i, &size) in by_complexity.iter().zip(&drawn) {
+        sizes[i] = size;
+    }
+}
+
+/// `profile_i * library_sizes[i] / total`, randomly rounded (up with the probability of the fraction); each row
+/// with its own generator seeded by `(seed, row)`.
+fn rescale_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed: u64) -> CsrMatrix {
+    map_rows(profiles, seed, |i, cols, values, rng| {
+        let scale = library_sizes[i] / total;
+        let (mut out_cols, mut out_values) = (Vec::new(), Vec::new());
+        for (&j, &v) in cols.iter().zip(values) {
+            let y = v as f64 * scale;
+            let k = y.floor() + f64::from(rng.random::<f64>() < y - y.floor());
+            if k > 0.0 {
+                out_cols.push(j);
+                out_values.push(k as f32);
+            }
+        }
+        (out_cols, out_values)
+    })
+}
+
+/// Builds a matrix of the same shape row by row, in parallel, each row with its own generator seeded by
+/// `(seed, row)` so that the result does not depend on the thread count.
+fn map_rows(
+    profiles: &CsrMatrix,
+    seed: u64,
+    row: impl Fn(usize, &[u32], &[f32], &mut ChaCha8Rng) -> (Vec<u32>, Vec<f32>) + Sync,
+) -> CsrMatrix {
     let rows: Vec<(Vec<u32>, Vec<f32>)> = (0..profiles.n_rows())
         .into_par_iter()
         .map(|i| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc0u64.rotate_left(56) ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut rng = ChaCha8Rng::seed_from_u64(
+                seed ^ 0xc0u64.rotate_left(56) ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            );
             let (cols, values) = profiles.row(i);
-            let mut remaining = library_sizes[i].round().max(0.0) as u64;
-            let mut mass: f64 = values.iter().map(|&v| v as f64).sum();
-            let (mut out_cols, mut out_values) = (Vec::new(), Vec::new());
-            for (&j, &v) in cols.iter().zip(values) {
-                if remaining == 0 || mass <= 0.0 {
-                    break;
-                }
-                let p = (v as f64 / mass).clamp(0.0, 1.0);
-                let k = Binomial::new(remaining, p).map(|b| b.sample(&mut rng)).unwrap_or(0);
-                mass -= v as f64;
-                if k > 0 {
-                    remaining -= k;
-                    out_cols.push(j);
-                    out_values.push(k as f32);
-                }
-            }
-            (out_cols, out_values)
+            row(i, cols, values, &mut rng)
         })
         .collect();
     let mut indptr = vec![0u64];
@@ -279,6 +335,30 @@ fn sample_counts(profiles: &CsrMatrix, library_sizes: &[f64], seed: u64) -> CsrM
     }
     CsrMatrix::new(profiles.n_rows(), profiles.n_cols(), indptr, indices, data, "generated counts")
         .expect("rows built in order")
+}
+
+/// Draws `Multinomial(library_sizes[i], profile_i / total)` for every row, as sequential binomials over the
+/// row's non-zero genes; each row with its own generator seeded by `(seed, row)`.
+fn sample_counts(profiles: &CsrMatrix, library_sizes: &[f64], seed: u64) -> CsrMatrix {
+    map_rows(profiles, seed, |i, cols, values, rng| {
+        let mut remaining = library_sizes[i].round().max(0.0) as u64;
+        let mut mass: f64 = values.iter().map(|&v| v as f64).sum();
+        let (mut out_cols, mut out_values) = (Vec::new(), Vec::new());
+        for (&j, &v) in cols.iter().zip(values) {
+            if remaining == 0 || mass <= 0.0 {
+                break;
+            }
+            let p = (v as f64 / mass).clamp(0.0, 1.0);
+            let k = Binomial::new(remaining, p).map(|b| b.sample(rng)).unwrap_or(0);
+            mass -= v as f64;
+            if k > 0 {
+                remaining -= k;
+                out_cols.push(j);
+                out_values.push(k as f32);
+            }
+        }
+        (out_cols, out_values)
+    })
 }
 
 #[cfg(test)]
@@ -309,5 +389,27 @@ mod tests {
         assert!((counts.get(0, 0) - 500.0).abs() < 60.0, "{}", counts.get(0, 0));
         assert_eq!(counts.get(1, 0), 37.0);
         assert_eq!(counts, sample_counts(&profile, &[1_000.0, 37.0], 3));
+    }
+
+    #[test]
+    fn rescaled_counts_are_unbiased_integers() {
+        let profile = dense_to_csr(&[10_000.0, 6_000.0, 3_990.0, 10.0], 4);
+        let n = 2_000;
+        let stacked = stack_rows(vec![profile; n], 4);
+        let counts = rescale_counts(&stacked, &vec![1_000.0; n], 20_000.0, 5);
+        assert!(counts.data().iter().all(|v| v.fract() == 0.0));
+        let mean = |j: usize| (0..n).map(|i| counts.get(i, j) as f64).sum::<f64>() / n as f64;
+        assert_eq!(mean(0), 500.0);
+        assert!((mean(2) - 199.5).abs() < 0.05, "{}", mean(2));
+        assert!((mean(3) - 0.5).abs() < 0.05, "{}", mean(3));
+    }
+
+    #[test]
+    fn larger_libraries_go_to_more_complex_profiles() {
+        // cell 0 expresses 1 gene, cell 1 three, cell 2 two
+        let profile = dense_to_csr(&[20_000.0, 0.0, 0.0, 5_000.0, 5_000.0, 10_000.0, 10_000.0, 10_000.0, 0.0], 3);
+        let mut sizes = vec![300.0, 100.0, 200.0];
+        match_library_sizes(&profile, &[0, 1, 2], &mut sizes, 20_000.0, &[100.0, 200.0, 300.0]);
+        assert_eq!(sizes, vec![100.0, 300.0, 200.0]);
     }
 }

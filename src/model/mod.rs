@@ -31,6 +31,19 @@ pub enum ConditionalCritic {
     Projection,
 }
 
+/// What the critic sees of a cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CriticInput {
+    /// The library-size-normalised values themselves, up to the library size (the paper).
+    #[default]
+    Normalized,
+    /// `ln(1 + x)` of the normalised values, for real cells and fakes alike: the scale the evaluator (and scanpy)
+    /// compares cells on. The generator's LSN output is unchanged; the transform sits between it and the critic,
+    /// so the gradient penalty is taken in the log space.
+    Log1p,
+}
+
 /// Shape and constants of a model; the defaults are the paper's.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelConfig {
@@ -52,6 +65,13 @@ pub struct ModelConfig {
     pub bn_decay: f32,
     /// scGAN or cscGAN.
     pub kind: ModelKind,
+    /// What the critic sees (the paper: the normalised values).
+    #[serde(default)]
+    pub critic_input: CriticInput,
+    /// Decay of an exponential moving average of the generator's weights, which generation then uses
+    /// (Yazici et al. 2019); `None` (the paper): generate with the trained weights themselves.
+    #[serde(default)]
+    pub generator_average: Option<f32>,
 }
 
 impl ModelConfig {
@@ -67,6 +87,8 @@ impl ModelConfig {
             bn_epsilon: 1e-5,
             bn_decay: 0.999,
             kind,
+            critic_input: CriticInput::Normalized,
+            generator_average: None,
         }
     }
 
@@ -162,6 +184,16 @@ pub trait GanBackend: Send {
 
     /// Replaces the non-trainable state, with the same rules over the names of [`GanBackend::state`].
     fn load_state(&mut self, tensors: &[NamedTensor]) -> crate::Result<()>;
+
+    /// Moves the moving average of the generator's weights towards the current weights (call after every
+    /// generator update); nothing without [`ModelConfig::generator_average`].
+    fn update_generator_average(&mut self);
+
+    /// The model generation should use when the configuration keeps a generator average: the averaged
+    /// generator, the current critic, and batch-norm statistics of the averaged generator measured on the
+    /// latent vectors `z` (with `labels`), since the running statistics belong to the current weights.
+    /// `Ok(None)` without an average.
+    fn averaged_model(&mut self, z: &[f32], labels: &[u32]) -> crate::Result<Option<Box<dyn GanBackend>>>;
 }
 
 /// Number of trainable parameters of a model (generator and critic; batch-norm running statistics excluded).
@@ -227,6 +259,11 @@ pub fn validate(config: &ModelConfig) -> crate::Result<()> {
     }
     if !(config.bn_epsilon > 0.0 && config.bn_epsilon.is_finite()) {
         return Err(Error::parameter("bn_epsilon", format!("{} is not a positive number", config.bn_epsilon)));
+    }
+    if let Some(decay) = config.generator_average {
+        if !(0.0..1.0).contains(&decay) {
+            return Err(Error::parameter("generator_average", format!("decay {decay} is not in [0, 1)")));
+        }
     }
     if !(0.0..=1.0).contains(&config.bn_decay) {
         return Err(Error::parameter("bn_decay", format!("{} is not in [0, 1]", config.bn_decay)));

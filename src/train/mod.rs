@@ -27,7 +27,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{ConditionalCritic, CriticBatch, GanBackend, ModelConfig, OptimizerConfig};
+use crate::model::{ConditionalCritic, CriticBatch, CriticInput, GanBackend, ModelConfig, OptimizerConfig};
 use data::{CellSet, EpochSampler};
 use run::{save_checkpoint, save_model, LoopState, RunFolder};
 use validation::Validator;
@@ -65,6 +65,12 @@ pub struct TrainParams {
     pub decay_steps: u64,
     /// AMSGrad settings.
     pub optimizer: OptimizerConfig,
+    /// What the critic sees of a cell (the paper: the normalised values).
+    #[serde(default)]
+    pub critic_input: CriticInput,
+    /// Decay of the moving average of the generator's weights that generation uses (the paper: none).
+    #[serde(default)]
+    pub generator_average: Option<f32>,
     /// Seed of initialisation and of every random draw.
     pub seed: u64,
     /// Threads for the network engine.
@@ -94,6 +100,8 @@ impl TrainParams {
             learning_rate_final: 1e-5,
             decay_steps: 1_000_000,
             optimizer: OptimizerConfig::default(),
+            critic_input: CriticInput::Normalized,
+            generator_average: None,
             seed: 0,
             threads: 1,
             validation_every: 500,
@@ -114,6 +122,11 @@ impl TrainParams {
         positive("--checkpoint-every", self.checkpoint_every > 0)?;
         positive("--log-every", self.log_every > 0)?;
         positive("--threads", self.threads > 0)?;
+        if let Some(decay) = self.generator_average {
+            if !(0.0..1.0).contains(&decay) {
+                return Err(Error::parameter("--generator-average", format!("decay {decay} is not in [0, 1)")));
+            }
+        }
         if let Some(t) = self.time_limit_seconds {
             positive("--time", t > 0.0 && t.is_finite())?;
         }
@@ -205,6 +218,9 @@ pub fn train(
         })
         .collect();
 
+    // Latent vectors on which an averaged generator's batch-norm statistics are measured: fixed, and drawn apart
+    // from the training stream so that averaging does not change the training itself.
+    let (standing_z, standing_labels) = standing_inputs(latent, &data.class_proportions, conditional, params.seed);
     let mut real = vec![0f32; batch * n_genes];
     let mut rows = Vec::with_capacity(batch);
     let mut labels = Vec::with_capacity(batch);
@@ -240,6 +256,7 @@ pub fn train(
         }
         let gen_labels: &[u32] = if conditional { &generated_labels } else { &[] };
         let mut generator_loss = model.generator_step(&z, gen_labels, lr);
+        model.update_generator_average();
         state.step += 1;
         if params.inject_nan_at == Some(state.step) {
             generator_loss = f32::NAN;
@@ -274,22 +291,29 @@ pub fn train(
             ));
         }
         let last_step = state.step >= params.steps || out_of_time(&start);
-        if let Some(validator) = &validator {
-            if state.step % params.validation_every == 0 || last_step {
-                let score = validator.score(model);
-                entry.validation_mmd = Some(score);
-                if score.is_finite() && state.best.is_none_or(|(best, _)| score < best) {
-                    state.best = Some((score, state.step));
-                    save_model(run, model, state.step, Some(score))?;
-                }
+        let validate = validator.is_some() && (state.step % params.validation_every == 0 || last_step);
+        let checkpoint = state.step % params.checkpoint_every == 0 || last_step;
+        // the model generation would use: the averaged generator if there is one
+        let mut averaged = if validate || (checkpoint && state.best.is_none()) {
+            model.averaged_model(&standing_z, &standing_labels)?
+        } else {
+            None
+        };
+        if let (Some(validator), true) = (&validator, validate) {
+            let generation_model: &mut dyn GanBackend = averaged.as_deref_mut().unwrap_or(&mut *model);
+            let score = validator.score(generation_model);
+            entry.validation_mmd = Some(score);
+            if score.is_finite() && state.best.is_none_or(|(best, _)| score < best) {
+                state.best = Some((score, state.step));
+                save_model(run, generation_model, state.step, Some(score))?;
             }
         }
         if state.step % params.log_every == 0 || entry.validation_mmd.is_some() || last_step {
             write_log(&mut log, run, &entry)?;
         }
-        if state.step % params.checkpoint_every == 0 || last_step {
+        if checkpoint {
             if state.best.is_none() {
-                save_model(run, model, state.step, None)?;
+                save_model(run, averaged.as_deref_mut().unwrap_or(&mut *model), state.step, None)?;
             }
             save_checkpoint(run, model, &state)?;
             last_checkpoint = state.step;
@@ -302,6 +326,20 @@ pub fn train(
         session_seconds: start.elapsed().as_secs_f64(),
         best: state.best,
     })
+}
+
+/// 1,024 latent vectors (and labels in the training proportions) from a generator of their own.
+fn standing_inputs(latent: usize, proportions: &[f64], conditional: bool, seed: u64) -> (Vec<f32>, Vec<u32>) {
+    const CELLS: usize = 1024;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x57a4_d146);
+    let z = (0..CELLS * latent).map(|_| StandardNormal.sample(&mut rng)).collect();
+    let labels = if conditional {
+        let counts = crate::generate::allocate(CELLS, proportions);
+        counts.iter().enumerate().flat_map(|(k, &n)| std::iter::repeat_n(k as u32, n)).collect()
+    } else {
+        Vec::new()
+    };
+    (z, labels)
 }
 
 fn write_log(log: &mut std::fs::File, run: &RunFolder, entry: &LogEntry) -> Result<()> {

@@ -177,7 +177,9 @@ pub fn start(
             ModelKind::Cscgan { n_classes: description.classes.len(), critic: params.conditional_critic }
         }
     };
-    let model_config = ModelConfig::paper(description.genes.len(), kind);
+    let mut model_config = ModelConfig::paper(description.genes.len(), kind);
+    model_config.critic_input = params.critic_input;
+    model_config.generator_average = params.generator_average;
     let model = build_model(&model_config, &params)?;
     let config = RunConfig {
         scgan_version: crate::VERSION.to_string(),

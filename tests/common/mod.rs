@@ -69,12 +69,7 @@ pub fn python_has(modules: &[&str]) -> bool {
 
 /// Runs a Python script with arguments; panics with its output when it fails.
 pub fn python(script: &str, args: &[&str]) -> String {
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 runs");
+    let output = Command::new("python3").arg("-c").arg(script).args(args).output().expect("python3 runs");
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(
         output.status.success(),

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Realism of a trained run, as EVALUATION.md measures it: generate as many cells as the test split has, in its
+# cell-type proportions, and evaluate them against the test split with the training split as the control.
+#
+#   bench/realism.sh RUN DATA_PREFIX [COUNTS] [SEED]
+#   e.g. bench/realism.sh runs/q ../shared/data/pbmc_facs_2k rescale 0
+#
+# Prints one line: run, counts, RF AUROC, kNN AUROC, MMD ratio, SCC of gene means, KS library size, worst type.
+set -euo pipefail
+RUN=$1; DATA=$2; COUNTS=${3:-multinomial}; SEED=${4:-0}
+SCGAN=${SCGAN:-target/release/scgan}
+LABEL=${LABEL:-cell_type}
+THREADS=${THREADS:-2}
+OUT=$RUN/realism-$COUNTS-$SEED
+mkdir -p "$OUT"
+mapfile -t TYPES < <(python3 - "$DATA.test.h5ad" "$LABEL" <<'PY'
+import sys, anndata
+obs = anndata.read_h5ad(sys.argv[1], backed="r").obs
+for name, n in obs[sys.argv[2]].value_counts().items():
+    if n > 0:
+        print(f"--cell-type={name}={n}")
+PY
+)
+"$SCGAN" generate "$RUN" "${TYPES[@]}" $( [ "$COUNTS" = normalized ] && echo --normalized-only || echo --counts $COUNTS) --seed "$SEED" --threads "$THREADS" --out "$OUT/generated.h5ad" > /dev/null
+"$SCGAN" evaluate --real "$DATA.test.h5ad" --generated "$OUT/generated.h5ad" --reference "$DATA.train.h5ad" \
+    --label-key "$LABEL" --run "$RUN" --threads "$THREADS" --out "$OUT/report" > /dev/null
+python3 - "$OUT/report/metrics.json" "$RUN" "$COUNTS" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m = m.get("evaluation", m)
+g = m["generated"]
+types = {k: v["rf_auroc"]["mean"] for k, v in m["per_type"].items() if v.get("rf_auroc")}
+worst = max(types.items(), key=lambda kv: kv[1]) if types else ("-", float("nan"))
+print(f"{sys.argv[2]}\t{sys.argv[3]}\tRF {g['rf_auroc']['mean']:.3f}\tkNN {g['knn_auroc']['mean']:.3f}"
+      f"\tMMDratio {m['mmd_biased_ratio']:.2f}\tSCCmean {g['scc_gene_mean']:.3f}\tKSlib {g['ks_library_size']:.3f}"
+      f"\tKSgenes {g['ks_genes_per_cell']:.3f}\tworst {worst[0]} {worst[1]:.3f}")
+PY
