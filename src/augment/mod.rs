@@ -260,7 +260,8 @@ pub fn augment(
 ) -> Result<AugmentResults> {
     let start = Instant::now();
     let train_labels = train.labels(&params.label_key)?;
-    let rows: Vec<usize> = (0..train.n_cells()).filter(|&i| train_labels[i].as_deref().is_some_and(|l| !l.is_empty())).collect();
+    let rows: Vec<usize> =
+        (0..train.n_cells()).filter(|&i| train_labels[i].as_deref().is_some_and(|l| !l.is_empty())).collect();
     let train = train.select_cells(&rows);
     let labels: Vec<String> = rows.iter().map(|&i| train_labels[i].clone().unwrap_or_default()).collect();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -288,7 +289,11 @@ pub fn augment(
     let test_rows: Vec<usize> =
         (0..test.n_cells()).filter(|&i| test_labels[i].as_deref().is_some_and(|l| code.contains_key(l))).collect();
     if test_rows.is_empty() {
-        return Err(Error::invalid_data(test.display_path(), format!("obs['{}']", params.label_key), "no test cell has a training type"));
+        return Err(Error::invalid_data(
+            test.display_path(),
+            format!("obs['{}']", params.label_key),
+            "no test cell has a training type",
+        ));
     }
     let test_codes: Vec<u32> = test_rows.iter().map(|&i| code[test_labels[i].as_deref().unwrap_or_default()]).collect();
     let test_lognorm = log_normalize(&select(&test.x, &test_rows, &columns)?, TARGET_SUM);
@@ -306,7 +311,8 @@ pub fn augment(
                 let order = permutation(rare_rows.len(), mix_seed(seed, 0xd0_5a3));
                 let mut chosen: Vec<usize> = order[..kept].iter().map(|&k| rare_rows[k]).collect();
                 chosen.sort_unstable();
-                let keep: Vec<usize> = (0..codes.len()).filter(|&i| codes[i] != rare_code || chosen.binary_search(&i).is_ok()).collect();
+                let keep: Vec<usize> =
+                    (0..codes.len()).filter(|&i| codes[i] != rare_code || chosen.binary_search(&i).is_ok()).collect();
                 let run = Run { train: &train, keep: &keep, codes: &codes, rare, rare_code, n_added, seed };
                 let folder = work.join(slug(rare)).join(format!("f{fraction}_s{seed}"));
                 let outcome = run.fit_and_score(params, &folder, &test_lognorm, &test_codes, classes.len())?;
@@ -456,17 +462,29 @@ impl Run<'_> {
         let input = folder.join("train.h5ad");
         io::write_h5ad(&cells, &input)?;
         // The cells are used as they are: no filtering (it could drop genes the classifier uses), no clustering.
-        let preprocess =
-            PreprocessParams { min_genes: 0, min_cells: 0, label_key: Some(params.label_key.clone()), cluster: None, ..Default::default() };
+        let preprocess = PreprocessParams {
+            min_genes: 0,
+            min_cells: 0,
+            label_key: Some(params.label_key.clone()),
+            cluster: None,
+            ..Default::default()
+        };
         let mut train_params = params.train.clone();
         train_params.seed = self.seed;
         train_params.validation_every = 0;
         train_params.checkpoint_every = u64::MAX;
         train_params.log_every = 50;
         let run = folder.join("run");
-        let mut session = setup::start(&input, &ReadOptions::default(), &preprocess, 0.0, train_params.clone(), "paper", &run)?;
-        let outcome =
-            train::train(session.model.as_mut(), &session.data, &train_params, &session.run, session.state, &mut |_, _| {})?;
+        let mut session =
+            setup::start(&input, &ReadOptions::default(), &preprocess, 0.0, train_params.clone(), "paper", &run)?;
+        let outcome = train::train(
+            session.model.as_mut(),
+            &session.data,
+            &train_params,
+            &session.run,
+            session.state,
+            &mut |_, _| {},
+        )?;
         let mut generator = Generator::load(&run, train_params.threads)?;
         let generated = generator.generate(&GenerateParams {
             cells: CellCounts::PerType(vec![(self.rare.to_string(), self.n_added)]),
@@ -475,7 +493,11 @@ impl Run<'_> {
             threads: train_params.threads,
         })?;
         if generated.var_names() != downsampled.var_names() {
-            return Err(Error::invalid_data(&run, "genes", "the generated cells' genes differ from the training genes"));
+            return Err(Error::invalid_data(
+                &run,
+                "genes",
+                "the generated cells' genes differ from the training genes",
+            ));
         }
         Ok((generated.x, outcome.steps, outcome.session_seconds))
     }
@@ -508,8 +530,7 @@ pub fn score_predictions(truth: &[u32], predicted: &[u32], positive: u32, n_clas
         let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
         (precision, recall, f1)
     };
-    let present: Vec<u32> =
-        (0..n_classes as u32).filter(|c| truth.contains(c) || predicted.contains(c)).collect();
+    let present: Vec<u32> = (0..n_classes as u32).filter(|c| truth.contains(c) || predicted.contains(c)).collect();
     let macro_f1 = present.iter().map(|&c| f1_of(c).2).sum::<f64>() / present.len().max(1) as f64;
     let (precision, recall, f1) = f1_of(positive);
     Score { precision, recall, f1, macro_f1 }
@@ -533,10 +554,8 @@ mod tests {
 
     #[test]
     fn median_of_other_types() {
-        let counts: BTreeMap<String, usize> = [("a", 10), ("b", 30), ("c", 20), ("rare", 500)]
-            .into_iter()
-            .map(|(t, n)| (t.to_string(), n))
-            .collect();
+        let counts: BTreeMap<String, usize> =
+            [("a", 10), ("b", 30), ("c", 20), ("rare", 500)].into_iter().map(|(t, n)| (t.to_string(), n)).collect();
         assert_eq!(median_other(&counts, "rare"), 20);
         assert_eq!(kept_cells(0.01, 538), 5);
         assert_eq!(slug("CD4+/CD25 T Reg"), "CD4__CD25_T_Reg");

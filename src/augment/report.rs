@@ -128,13 +128,18 @@ pub fn verdict(rows: &[SummaryRow], rare: &str) -> String {
     };
     let mut text = String::new();
     let beat: Vec<String> = added.iter().filter(|r| r.augment_minus_upsample.mean > 0.0).map(|r| describe(r)).collect();
-    let lost: Vec<String> = added.iter().filter(|r| r.augment_minus_upsample.mean <= 0.0).map(|r| describe(r)).collect();
+    let lost: Vec<String> =
+        added.iter().filter(|r| r.augment_minus_upsample.mean <= 0.0).map(|r| describe(r)).collect();
     if added.is_empty() {
         text += &format!("{rare}: no cells were added at any fraction, so the three strategies coincide.");
     } else {
         let overall = Spread::of(&added.iter().map(|r| r.augment_minus_upsample.mean).collect::<Vec<f64>>());
         if lost.is_empty() {
-            let _ = write!(text, "{rare}: augmentation beat upsampling at every fraction with added cells: {}.", beat.join("; "));
+            let _ = write!(
+                text,
+                "{rare}: augmentation beat upsampling at every fraction with added cells: {}.",
+                beat.join("; ")
+            );
         } else if beat.is_empty() {
             let _ = write!(text, "{rare}: augmentation did not beat upsampling at any fraction: {}.", lost.join("; "));
         } else {
@@ -314,6 +319,17 @@ pub fn write(out: &Path, results: &AugmentResults, inputs: &str) -> Result<PathB
     Ok(index)
 }
 
+/// A fraction with two significant digits: 0.32, 0.056, 0.01.
+fn fraction_tick(x: f64) -> String {
+    let digits = (1 - x.log10().floor() as i32).max(0) as usize;
+    let text = format!("{x:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// Colours of the strategies: grey, blue, orange.
 const COLOURS: [RGBColor; 3] = [RGBColor(110, 110, 110), canvas::REAL, canvas::GENERATED];
 
@@ -354,7 +370,7 @@ fn panel(area: &Area, title: &str, y_desc: &str, fractions: &[f64], values: &[[S
         .y_desc(y_desc)
         .x_labels(8)
         .y_labels(6)
-        .x_label_formatter(&|v| canvas::tick(10f64.powf(*v)))
+        .x_label_formatter(&|v| fraction_tick(10f64.powf(*v)))
         .y_label_formatter(&|v| canvas::tick(*v))
         .axis_desc_style(text(LABEL_SIZE))
         .label_style(text(TICK_SIZE))
@@ -367,7 +383,8 @@ fn panel(area: &Area, title: &str, y_desc: &str, fractions: &[f64], values: &[[S
         chart.draw_series(LineSeries::new(points.iter().map(|(x, s)| (*x, s.mean)), colour.stroke_width(3)))?;
         for (x, s) in &points {
             let (low, high) = ((s.mean - s.sd).max(0.0), (s.mean + s.sd).min(1.05));
-            chart.draw_series(std::iter::once(PathElement::new(vec![(*x, low), (*x, high)], colour.stroke_width(2))))?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(vec![(*x, low), (*x, high)], colour.stroke_width(2))))?;
             chart.draw_series(std::iter::once(Circle::new((*x, s.mean), 6, colour.filled())))?;
         }
     }
