@@ -27,6 +27,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod augment;
 pub mod cluster;
 pub mod data;
 pub mod demo;

@@ -11,7 +11,7 @@ use scgan::generate::{self, CellCounts, CountSampling, GenerateParams, Generator
 use scgan::model::{ConditionalCritic, CriticInput};
 use scgan::preprocess::{self, PreprocessParams, SplitParams, Summary};
 use scgan::train::{self, setup, ModelChoice, TrainParams};
-use scgan::{demo, evaluate, io};
+use scgan::{augment, demo, evaluate, io};
 
 /// Realistic synthetic single-cell RNA-seq data with scGAN / cscGAN, on a CPU.
 #[derive(Parser)]
@@ -53,6 +53,11 @@ enum Command {
     #[command(after_help = "Examples:\n  scgan evaluate --real test.h5ad --generated generated.h5ad --reference train.h5ad \\\n      \
                             --label-key cell_type --run runs/pbmc --out report/")]
     Evaluate(EvaluateArgs),
+    /// Measure whether cscGAN cells of a rare type help a classifier more than repeating its real cells.
+    #[command(after_help = "Examples:\n  scgan augment data.h5ad --label-key cell_type --rare \"CD56+ NK\" --time 100s --out augment/\n  \
+                            scgan augment pbmc.train.h5ad --test pbmc.test.h5ad --label-key cell_type --rare \"CD56+ NK\" \\\n      \
+                            --rare \"CD34+\" --fractions 0.1,0.01 --seeds 3 --steps 500 --out augment/")]
+    Augment(Box<AugmentArgs>),
     /// Run the whole story on the embedded PBMC data set (no arguments, no network).
     Demo {
         /// Folder for everything the demo writes.
@@ -290,6 +295,52 @@ struct EvaluateArgs {
     threads: Option<usize>,
 }
 
+#[derive(Args)]
+struct AugmentArgs {
+    /// Labelled raw counts: the training cells when --test is given, otherwise all cells (split here, or by
+    /// their obs['split'] from `scgan preprocess --split`).
+    input: PathBuf,
+    /// A fixed test split (raw counts, same genes); without it, a stratified test split is held out of the input.
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// obs column with the cell types.
+    #[arg(long)]
+    label_key: String,
+    /// The rare cell type to study (repeat the flag for several).
+    #[arg(long, required = true)]
+    rare: Vec<String>,
+    /// Fractions of the rare type's training cells kept.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.1,0.05,0.01")]
+    fractions: Vec<f64>,
+    /// Number of seeds (0, 1, ..): downsampling, components, forests, networks.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// Cells added by upsampling and by augmentation (default: bring the rare type to the median type size).
+    #[arg(long)]
+    add: Option<usize>,
+    /// Trees of every random forest.
+    #[arg(long, default_value_t = 500)]
+    trees: usize,
+    /// Training budget of every cscGAN: generator steps.
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Training budget of every cscGAN: time, e.g. 100s or 2m.
+    #[arg(long, value_parser = parse_duration)]
+    time: Option<f64>,
+    /// Fraction of the input held out as the test split when --test is not given.
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// Seed of that split.
+    #[arg(long, default_value_t = 0)]
+    split_seed: u64,
+    /// Folder for index.html, results.csv, summary.csv, figures/ and work/ (the training runs).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
 fn default_threads() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
@@ -423,6 +474,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out!("wrote {}", args.out.display());
         }
         Command::Train(args) => run_train(&args)?,
+        Command::Augment(args) => run_augment(&args)?,
         Command::Generate(args) => {
             init_threads(args.threads);
             let cells = if args.cell_type.is_empty() {
@@ -500,6 +552,45 @@ fn init_threads(threads: Option<usize>) {
     let threads = threads.unwrap_or_else(default_threads);
     // Only the first call can set the global pool; later ones keep it.
     let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+}
+
+fn run_augment(args: &AugmentArgs) -> anyhow::Result<()> {
+    init_threads(args.threads);
+    if args.steps.is_none() && args.time.is_none() {
+        anyhow::bail!("give every cscGAN a training budget: --steps N and/or --time DURATION (e.g. --time 100s)");
+    }
+    let read = |path: &PathBuf| io::read(path, &io::ReadOptions::default());
+    let input = read(&args.input)?;
+    let (train, test) = match &args.test {
+        Some(path) => (input, read(path)?),
+        None => augment::split_train_test(&input, &args.label_key, args.test_fraction, args.split_seed)?,
+    };
+    let mut params = augment::AugmentParams::new(&args.label_key, args.rare.clone());
+    params.fractions = args.fractions.clone();
+    params.seeds = (0..args.seeds).collect();
+    params.n_added = args.add;
+    params.n_trees = args.trees;
+    if let Some(steps) = args.steps {
+        params.train.steps = steps;
+    }
+    params.train.time_limit_seconds = args.time;
+    params.train.threads = args.threads.unwrap_or_else(default_threads);
+    eprintln!(
+        "scgan augment: {} training and {} test cells; {} rare type(s) x {} fractions x {} seeds",
+        train.n_cells(), test.n_cells(), params.rare.len(), params.fractions.len(), params.seeds.len()
+    );
+    let results = augment::augment(&train, &test, &params, &args.out.join("work"), &mut |line| eprintln!("{line}"))?;
+    let inputs = match &args.test {
+        Some(test) => format!("training cells: {}; test cells: {}", args.input.display(), test.display()),
+        None => format!("{}, test split {} (seed {})", args.input.display(), args.test_fraction, args.split_seed),
+    };
+    let index = augment::report::write(&args.out, &results, &inputs)?;
+    let rows = augment::report::summarize(&results);
+    for rare in &params.rare {
+        out!("{}", augment::report::verdict(&rows, rare));
+    }
+    out!("took {:.0} s; report: {}", results.seconds, index.display());
+    Ok(())
 }
 
 fn run_train(args: &TrainArgs) -> anyhow::Result<()> {

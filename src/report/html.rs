@@ -28,7 +28,7 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 body { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; color: #222; margin: 0; background: #fafafa; }
 main { max-width: 1400px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
 h1 { font-size: 30px; margin: 8px 0 4px; }

@@ -55,10 +55,10 @@
 //! # Ok::<(), scgan::Error>(())
 //! ```
 
-mod canvas;
+pub(crate) mod canvas;
 mod embed;
 mod font;
-mod html;
+pub(crate) mod html;
 mod plots;
 mod prepare;
 mod tables;
