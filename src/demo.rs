@@ -96,7 +96,7 @@ pub fn run(params: &DemoParams, progress: Progress<'_>) -> Result<DemoOutcome> {
     if run_folder.exists() {
         std::fs::remove_dir_all(&run_folder).map_err(|e| Error::io(&run_folder, e))?;
     }
-    let mut train_params = presets::named("paper").unwrap_or_else(train::TrainParams::paper);
+    let mut train_params = presets::default();
     train_params.time_limit_seconds = Some(params.training_seconds);
     train_params.threads = params.threads;
     let mut session = setup::start(
@@ -105,7 +105,7 @@ pub fn run(params: &DemoParams, progress: Progress<'_>) -> Result<DemoOutcome> {
         &preprocess_params,
         0.1,
         train_params.clone(),
-        "paper",
+        presets::DEFAULT,
         &run_folder,
     )?;
     let training = train::train(session.model.as_mut(), &session.data, &train_params, &session.run, session.state, progress)?;
@@ -119,7 +119,7 @@ pub fn run(params: &DemoParams, progress: Progress<'_>) -> Result<DemoOutcome> {
         generator.generate(&GenerateParams {
             cells: CellCounts::PerType(cells),
             seed,
-            counts: CountSampling::Multinomial,
+            counts: CountSampling::Rescale,
             threads: params.threads,
         })
     };

@@ -136,8 +136,9 @@ struct TrainArgs {
     /// Continue the run in this folder from its last checkpoint.
     #[arg(long, value_name = "RUN", conflicts_with_all = ["input", "out"])]
     resume: Option<PathBuf>,
-    /// Settings to start from (`paper`: the published model and hyper-parameters).
-    #[arg(long, default_value = "paper")]
+    /// Settings to start from: `default` (the paper's network, trained with a log-scale critic and a higher
+    /// learning rate: more realistic cells per CPU minute, see BENCHMARKS.md) or `paper` (the published settings).
+    #[arg(long, default_value = "default")]
     preset: String,
     /// Network: conditional cscGAN (needs labels) or unconditional scGAN.
     #[arg(long, value_enum)]
@@ -254,7 +255,7 @@ struct GenerateArgs {
     normalized_only: bool,
     /// How counts are made from a generated profile and a library size drawn from the type's real ones:
     /// `rescale` (scale and round at random) or `multinomial` (sample L counts from the profile).
-    #[arg(long, value_enum, default_value = "multinomial", conflicts_with = "normalized_only")]
+    #[arg(long, value_enum, default_value = "rescale", conflicts_with = "normalized_only")]
     counts: CountsArg,
     /// Threads (default: all cores).
     #[arg(long)]

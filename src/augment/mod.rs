@@ -104,7 +104,7 @@ impl AugmentParams {
             n_components: 50,
             n_trees: 500,
             min_rare_cells: 5,
-            train: TrainParams::paper(),
+            train: train::presets::default(),
         }
     }
 }
@@ -476,7 +476,7 @@ impl Run<'_> {
         train_params.log_every = 50;
         let run = folder.join("run");
         let mut session =
-            setup::start(&input, &ReadOptions::default(), &preprocess, 0.0, train_params.clone(), "paper", &run)?;
+            setup::start(&input, &ReadOptions::default(), &preprocess, 0.0, train_params.clone(), train::presets::DEFAULT, &run)?;
         let outcome = train::train(
             session.model.as_mut(),
             &session.data,
@@ -489,7 +489,7 @@ impl Run<'_> {
         let generated = generator.generate(&GenerateParams {
             cells: CellCounts::PerType(vec![(self.rare.to_string(), self.n_added)]),
             seed: self.seed,
-            counts: CountSampling::Multinomial,
+            counts: CountSampling::Rescale,
             threads: train_params.threads,
         })?;
         if generated.var_names() != downsampled.var_names() {
