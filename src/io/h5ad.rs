@@ -17,6 +17,7 @@ use std::path::Path;
 
 use hdf5_pure::{AttrValue, DType, Dataset, File, Group};
 
+use super::memory;
 use crate::data::{Column, CountMatrix, CsrMatrix, Frame};
 use crate::error::{Error, Result};
 
@@ -110,6 +111,16 @@ pub(crate) fn read_matrix(file: &File, path: &Path, location: &str) -> Result<Cs
                 Error::format(path, format!("{location}.attrs['shape']"), "missing or not two non-negative integers")
             })?;
         let (n_rows, n_cols) = (shape[0] as usize, shape[1] as usize);
+        // The memory check comes first, from the header alone: a damaged or hostile shape is never allocated.
+        let data_name = format!("{location}/data");
+        let nnz = file.dataset(&data_name).ok().and_then(|d| d.shape().ok()).map(|s| elements(&s)).unwrap_or(0);
+        let extra = if encoding.as_deref() == Some("csc_matrix") { (n_rows as u64).saturating_mul(16) } else { 0 };
+        memory::ensure_fits(
+            path,
+            &format!("{location}.attrs['shape']"),
+            &format!("{location} is {n_rows} x {n_cols} with {nnz} stored entries"),
+            memory::csr_bytes(n_rows as u64, n_cols as u64, nnz).saturating_add(extra),
+        )?;
         return match encoding.as_deref() {
             Some("csr_matrix") => read_csr(file, path, location, n_rows, n_cols),
             Some("csc_matrix") => read_csc(file, path, location, n_rows, n_cols),
@@ -128,6 +139,21 @@ pub(crate) fn read_matrix(file: &File, path: &Path, location: &str) -> Result<Cs
             "not found: an h5ad file keeps its count matrix in X (a sparse group or a dense dataset)",
         )),
     }
+}
+
+/// The number of elements of a dataset of `shape` (saturating: a damaged shape must not overflow).
+fn elements(shape: &[u64]) -> u64 {
+    shape.iter().fold(1u64, |n, &d| n.saturating_mul(d))
+}
+
+/// Refuses a dataset that holds more than `max` elements, before it is read (a damaged header may claim
+/// billions of elements that are not stored: HDF5 fills unwritten chunks with the fill value).
+fn at_most(ds: &Dataset, path: &Path, name: &str, max: u64, expected: &str) -> Result<()> {
+    let n = elements(&ds.shape().map_err(|e| hdf5_error(path, name, e))?);
+    if n > max {
+        return Err(Error::format(path, name, format!("has {n} elements, expected {expected}")));
+    }
+    Ok(())
 }
 
 fn dataset(file: &File, path: &Path, name: &str) -> Result<Dataset> {
@@ -160,8 +186,13 @@ fn read_csr(file: &File, path: &Path, location: &str, n_rows: usize, n_cols: usi
     let indptr = read_indptr(file, path, location, n_rows + 1)?;
     let data_name = format!("{location}/data");
     let indices_name = format!("{location}/indices");
-    let data = dataset(file, path, &data_name)?.read_f32().map_err(|e| hdf5_error(path, &data_name, e))?;
-    let indices = read_indices(&dataset(file, path, &indices_name)?, path, &indices_name, 0, usize::MAX)?;
+    let data_ds = dataset(file, path, &data_name)?;
+    let nnz = indptr.last().copied().unwrap_or(0);
+    at_most(&data_ds, path, &data_name, nnz, &format!("{nnz} (the last entry of {location}/indptr)"))?;
+    let indices_ds = dataset(file, path, &indices_name)?;
+    at_most(&indices_ds, path, &indices_name, nnz, &format!("{nnz} (the last entry of {location}/indptr)"))?;
+    let data = data_ds.read_f32().map_err(|e| hdf5_error(path, &data_name, e))?;
+    let indices = read_indices(&indices_ds, path, &indices_name, 0, usize::MAX)?;
     let mut matrix = CsrMatrix::new(n_rows, n_cols, indptr, indices, data, &format!("{}: {location}", path.display()))?;
     matrix.sort_and_sum_duplicates();
     Ok(matrix)
@@ -261,6 +292,13 @@ fn read_dense(ds: &Dataset, path: &Path, location: &str) -> Result<CsrMatrix> {
         [r, c] => (*r as usize, *c as usize),
         other => return Err(Error::format(path, location, format!("expected a 2-D matrix, found shape {other:?}"))),
     };
+    // Worst case: every value non-zero. Checked before reading, from the dataset's shape.
+    memory::ensure_fits(
+        path,
+        location,
+        &format!("{location} is a dense {n_rows} x {n_cols} matrix"),
+        memory::csr_bytes(n_rows as u64, n_cols as u64, (n_rows as u64).saturating_mul(n_cols as u64)),
+    )?;
     let rows_per_block = (WINDOW / n_cols.max(1)).max(1);
     let mut indptr = Vec::with_capacity(n_rows + 1);
     indptr.push(0u64);
@@ -302,7 +340,10 @@ fn read_frame(file: &File, path: &Path, name: &str, n_rows: usize) -> Result<Fra
     let index_name = attr_text(&attrs, "_index").unwrap_or_else(|| "_index".to_string());
     let index_path = format!("{name}/{index_name}");
     let index = match file.dataset(&index_path) {
-        Ok(ds) => ds.read_string().map_err(|e| hdf5_error(path, &index_path, e))?,
+        Ok(ds) => {
+            at_most(&ds, path, &index_path, n_rows as u64, &format!("{n_rows}, one name per {}", if name == "obs" { "row" } else { "column" }))?;
+            ds.read_string().map_err(|e| hdf5_error(path, &index_path, e))?
+        }
         Err(_) => (0..n_rows).map(|i| i.to_string()).collect(),
     };
     if index.len() != n_rows {
@@ -319,7 +360,7 @@ fn read_frame(file: &File, path: &Path, name: &str, n_rows: usize) -> Result<Fra
     };
     for column_name in order {
         let column_path = format!("{name}/{column_name}");
-        match read_column(file, path, &column_path, &group, &column_name)? {
+        match read_column(file, path, &column_path, &group, &column_name, n_rows as u64)? {
             Some(column) if column.len() == n_rows => frame.insert(&column_name, column),
             Some(column) => {
                 return Err(Error::format(path, &column_path, format!("has {} values, expected {n_rows}", column.len())))
@@ -330,11 +371,33 @@ fn read_frame(file: &File, path: &Path, name: &str, n_rows: usize) -> Result<Fra
     Ok(frame)
 }
 
-fn read_column(file: &File, path: &Path, column_path: &str, frame: &Group, column_name: &str) -> Result<Option<Column>> {
+fn read_column(
+    file: &File,
+    path: &Path,
+    column_path: &str,
+    frame: &Group,
+    column_name: &str,
+    n_rows: u64,
+) -> Result<Option<Column>> {
     let err = |e| hdf5_error(path, column_path, e);
+    // Per-row arrays hold n_rows values; a category list more than that plus a margin is damage, not data.
+    let per_row = |ds: Dataset, name: &str| -> Result<Dataset> {
+        at_most(&ds, path, name, n_rows, &format!("{n_rows}, one value per row"))?;
+        Ok(ds)
+    };
+    let max_categories = n_rows.saturating_add(1 << 20);
     if let Ok(group) = file.group(column_path) {
         let attrs = group.attrs().map_err(err)?;
-        let member = |m: &str| dataset(file, path, &format!("{column_path}/{m}"));
+        let member = |m: &str| {
+            let name = format!("{column_path}/{m}");
+            let ds = dataset(file, path, &name)?;
+            if m == "categories" {
+                at_most(&ds, path, &name, max_categories, "at most one category per row")?;
+                Ok(ds)
+            } else {
+                per_row(ds, &name)
+            }
+        };
         return Ok(match attr_text(&attrs, "encoding-type").as_deref() {
             Some("categorical") => {
                 let codes = member("codes")?.read_i32().map_err(err)?;
@@ -374,7 +437,9 @@ fn read_column(file: &File, path: &Path, column_path: &str, frame: &Group, colum
         Err(_) => return Err(Error::format(path, column_path, "listed in column-order but missing")),
     };
     // anndata < 0.7 stored categoricals as integer codes with the categories in `__categories/<name>`.
+    let ds = per_row(ds, column_path)?;
     if let Ok(categories) = frame.dataset(&format!("__categories/{column_name}")) {
+        at_most(&categories, path, column_path, max_categories, "at most one category per row")?;
         let categories = read_text_or_numbers(&categories).map_err(err)?;
         let codes = ds.read_i32().map_err(err)?;
         return Ok(Some(Column::Categorical { codes, categories, ordered: false }));
