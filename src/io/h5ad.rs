@@ -57,7 +57,7 @@ fn read_h5ad_unguarded(path: &Path, layer: Option<&str>) -> Result<CountMatrix> 
     let var = read_frame(&file, path, "var", x.n_cols())?;
     let mut matrix = CountMatrix::new(x, obs, var)?;
     if let Ok(uns) = file.group("uns") {
-        if let serde_json::Value::Object(map) = read_uns_group(&uns, 0) {
+        if let serde_json::Value::Object(map) = read_uns_group(&uns, path, 0) {
             matrix.uns = map;
         }
     }
@@ -132,7 +132,10 @@ pub(crate) fn read_matrix(file: &File, path: &Path, location: &str) -> Result<Cs
         };
     }
     match file.dataset(location) {
-        Ok(dataset) => read_dense(&dataset, path, location),
+        Ok(dataset) => {
+            check_storage(&dataset, path, location)?;
+            read_dense(&dataset, path, location)
+        }
         Err(_) => Err(Error::format(
             path,
             location,
@@ -157,7 +160,43 @@ fn at_most(ds: &Dataset, path: &Path, name: &str, max: u64, expected: &str) -> R
 }
 
 fn dataset(file: &File, path: &Path, name: &str) -> Result<Dataset> {
-    file.dataset(name).map_err(|_| Error::format(path, name, "missing dataset"))
+    let ds = file.dataset(name).map_err(|_| Error::format(path, name, "missing dataset"))?;
+    check_storage(&ds, path, name)?;
+    Ok(ds)
+}
+
+/// Refuses a dataset whose stored bytes lie past the end of the file, or whose chunks would decode to more
+/// memory than is available, before the HDF5 library reads it: hdf5-pure sizes its buffers from these
+/// numbers, so a damaged chunk index would otherwise allocate gigabytes for a file of a few kilobytes (found
+/// by fuzzing, see TESTING.md).
+pub(crate) fn check_storage(ds: &Dataset, path: &Path, name: &str) -> Result<()> {
+    let Ok(file_len) = std::fs::metadata(path).map(|m| m.len()) else { return Ok(()) };
+    let past_end = |address: u64, size: u64| address.checked_add(size).is_none_or(|end| end > file_len);
+    let damaged = |what: String| {
+        Error::format(path, name, format!("{what}; the file is {file_len} bytes: it is truncated or damaged"))
+    };
+    match ds.layout() {
+        Ok(hdf5_pure::Layout::Contiguous { address: Some(address), size }) if past_end(address, size) => {
+            Err(damaged(format!("its {size} bytes at offset {address} lie past the end of the file")))
+        }
+        Ok(hdf5_pure::Layout::Chunked { chunk_shape, .. }) => {
+            let element = ds.element_size().unwrap_or(1);
+            let chunk_bytes = elements(&chunk_shape).saturating_mul(element);
+            if chunk_bytes > memory::available_bytes().unwrap_or(u64::MAX) {
+                return Err(damaged(format!("its chunks of {chunk_shape:?} elements would need {} each", memory::human(chunk_bytes))));
+            }
+            for chunk in ds.chunks().unwrap_or_default() {
+                if past_end(chunk.address, chunk.storage_size) {
+                    return Err(damaged(format!(
+                        "a chunk of {} bytes at offset {} lies past the end of the file",
+                        chunk.storage_size, chunk.address
+                    )));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn length(dataset: &Dataset, path: &Path, name: &str) -> Result<usize> {
@@ -341,6 +380,7 @@ fn read_frame(file: &File, path: &Path, name: &str, n_rows: usize) -> Result<Fra
     let index_path = format!("{name}/{index_name}");
     let index = match file.dataset(&index_path) {
         Ok(ds) => {
+            check_storage(&ds, path, &index_path)?;
             at_most(&ds, path, &index_path, n_rows as u64, &format!("{n_rows}, one name per {}", if name == "obs" { "row" } else { "column" }))?;
             ds.read_string().map_err(|e| hdf5_error(path, &index_path, e))?
         }
@@ -433,13 +473,17 @@ fn read_column(
         });
     }
     let ds = match file.dataset(column_path) {
-        Ok(ds) => ds,
+        Ok(ds) => {
+            check_storage(&ds, path, column_path)?;
+            ds
+        }
         Err(_) => return Err(Error::format(path, column_path, "listed in column-order but missing")),
     };
     // anndata < 0.7 stored categoricals as integer codes with the categories in `__categories/<name>`.
     let ds = per_row(ds, column_path)?;
     if let Ok(categories) = frame.dataset(&format!("__categories/{column_name}")) {
         at_most(&categories, path, column_path, max_categories, "at most one category per row")?;
+        check_storage(&categories, path, column_path)?;
         let categories = read_text_or_numbers(&categories).map_err(err)?;
         let codes = ds.read_i32().map_err(err)?;
         return Ok(Some(Column::Categorical { codes, categories, ordered: false }));
@@ -466,18 +510,21 @@ fn read_text_or_numbers(ds: &Dataset) -> std::result::Result<Vec<String>, hdf5_p
 
 /// Reads `uns` into JSON: dicts become objects, scalars numbers or strings, small arrays lists. Large arrays and
 /// unsupported entries are skipped; `uns` is metadata, never needed to read the matrix.
-fn read_uns_group(group: &Group, depth: usize) -> serde_json::Value {
+fn read_uns_group(group: &Group, path: &Path, depth: usize) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     if depth > 8 {
         return serde_json::Value::Object(map);
     }
     for name in group.groups().unwrap_or_default() {
         if let Ok(child) = group.group(&name) {
-            map.insert(name, read_uns_group(&child, depth + 1));
+            map.insert(name, read_uns_group(&child, path, depth + 1));
         }
     }
     for name in group.datasets().unwrap_or_default() {
         let Ok(ds) = group.dataset(&name) else { continue };
+        if check_storage(&ds, path, &name).is_err() {
+            continue;
+        }
         let Ok(shape) = ds.shape() else { continue };
         let n: u64 = shape.iter().product();
         if n > 100_000 {

@@ -119,7 +119,10 @@ fn read_h5_unguarded(path: &Path) -> Result<CountMatrix> {
             .saturating_add((n_features as u64).saturating_mul(100)),
     )?;
     let optional = |name: &str| match file.dataset(&at(name)) {
-        Ok(ds) => ds.read_string().map(Some).map_err(|e| unreadable(path, &at(name), e)),
+        Ok(ds) => {
+            super::h5ad::check_storage(&ds, path, &at(name))?;
+            ds.read_string().map(Some).map_err(|e| unreadable(path, &at(name), e))
+        }
         Err(_) => Ok(None),
     };
     let features = if v3 {
@@ -187,7 +190,9 @@ fn locate_matrix(file: &File, path: &Path) -> Result<(String, bool)> {
 }
 
 fn dataset(file: &File, path: &Path, name: &str) -> Result<Dataset> {
-    file.dataset(name).map_err(|_| Error::format(path, name, "missing dataset (the file is not a complete 10x matrix)"))
+    let ds = file.dataset(name).map_err(|_| Error::format(path, name, "missing dataset (the file is not a complete 10x matrix)"))?;
+    super::h5ad::check_storage(&ds, path, name)?;
+    Ok(ds)
 }
 
 fn unreadable(path: &Path, name: &str, e: hdf5_pure::Error) -> Error {
