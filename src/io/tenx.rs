@@ -103,6 +103,9 @@ fn read_h5_unguarded(path: &Path) -> Result<CountMatrix> {
     for (name, expected) in &expected_lengths {
         if let Ok(ds) = file.dataset(name) {
             let found = length(&ds, path, name)?;
+            if found != *expected as u64 && name.ends_with("indptr") {
+                return Err(Error::format(path, name, format!("has {found} entries, expected n_barcodes + 1 = {expected}")));
+            }
             if found != *expected as u64 {
                 return Err(Error::format(path, name, format!("has {found} entries but {shape_name} is {shape:?}, so {expected} were expected")));
             }
