@@ -479,7 +479,12 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
             args.apply(&mut params);
             let (input, out) = (args.input.as_ref().expect("required by clap"), args.out.as_ref().expect("required by clap"));
             out_existed = out.exists();
-            setup::start(input, &read_options(&args.read), &args.preprocess.params()?, args.validation_fraction, params, &args.preset, out)?
+            let started = setup::start(input, &read_options(&args.read), &args.preprocess.params()?, args.validation_fraction, params, &args.preset, out);
+            if started.is_err() && !out_existed {
+                // A full disk while writing config.json or data.json: leave no half run folder.
+                setup::discard(&train::run::RunFolder::new(out), false);
+            }
+            started?
         }
     };
     let params = session.config.train.clone();
