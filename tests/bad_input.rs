@@ -309,7 +309,7 @@ fn generate_zero_or_too_many_cells() {
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(bad) && !stderr.contains("panicked"), "{stderr}");
     }
-    assert_clean_failure(&generate(&["--n", "1000000000000"]), &["--n", "1000000000000 cells x 60 genes", "needs about", "TiB", "available"]);
+    assert_clean_failure(&generate(&["--n", "1000000000000"]), &["--n", "1000000000000 cells x 60 genes", "generating them needs about", "TiB", "available", "fewer cells"]);
     assert_eq!(files_in(dir.path()), before, "a refused generate left files");
 }
 

@@ -165,7 +165,13 @@ impl Generator {
             needed,
         )
         .map_err(|e| match e {
-            Error::InvalidData { message, .. } => Error::parameter(flag, message.replace("reading it needs", "generating them needs")),
+            Error::InvalidData { message, .. } => Error::parameter(
+                flag,
+                message.replace("reading it needs", "generating them needs").replace(
+                    "refused before reading (use a machine with more memory, or subset the data first;",
+                    "refused before generating (ask for fewer cells per run, with a different --seed each;",
+                ),
+            ),
             other => other,
         })?;
         let labels = self.labels(&params.cells)?;
