@@ -188,6 +188,9 @@ struct TrainArgs {
     /// Steps between checkpoints.
     #[arg(long)]
     checkpoint_every: Option<u64>,
+    /// Steps between lines of log.jsonl.
+    #[arg(long)]
+    log_every: Option<u64>,
     /// Fraction of cells held out for validation when the input has no obs['split'].
     #[arg(long, default_value_t = 0.1)]
     validation_fraction: f64,
@@ -227,7 +230,8 @@ impl TrainArgs {
         set!(steps => params.steps, batch_size => params.batch_size, critic_steps => params.critic_steps,
              learning_rate => params.learning_rate, learning_rate_final => params.learning_rate_final,
              decay_steps => params.decay_steps, beta1 => params.optimizer.beta1, beta2 => params.optimizer.beta2,
-             validation_every => params.validation_every, checkpoint_every => params.checkpoint_every);
+             validation_every => params.validation_every, checkpoint_every => params.checkpoint_every,
+             log_every => params.log_every);
         params.time_limit_seconds = self.time;
         params.threads = self.threads.unwrap_or_else(default_threads);
         params.inject_nan_at = self.inject_nan_at;
@@ -596,6 +600,7 @@ fn run_augment(args: &AugmentArgs) -> anyhow::Result<()> {
 
 fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     init_threads(args.threads);
+    let mut out_existed = true;
     let mut session = match &args.resume {
         Some(folder) => setup::resume(folder, |params| args.apply(params))?,
         None => {
@@ -604,7 +609,13 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
             params.seed = args.preprocess.seed;
             args.apply(&mut params);
             let (input, out) = (args.input.as_ref().expect("required by clap"), args.out.as_ref().expect("required by clap"));
-            setup::start(input, &read_options(&args.read), &args.preprocess.params()?, args.validation_fraction, params, &args.preset, out)?
+            out_existed = out.exists();
+            let started = setup::start(input, &read_options(&args.read), &args.preprocess.params()?, args.validation_fraction, params, &args.preset, out);
+            if started.is_err() && !out_existed {
+                // A full disk while writing config.json or data.json: leave no half run folder.
+                setup::discard(&train::run::RunFolder::new(out), false);
+            }
+            started?
         }
     };
     let params = session.config.train.clone();
@@ -628,6 +639,10 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let outcome = train::train(session.model.as_mut(), &session.data, &params, &session.run, session.state, &mut on_step);
     bar.finish_and_clear();
+    if outcome.is_err() && args.resume.is_none() && !session.run.checkpoint().exists() {
+        // A new run that failed before its first checkpoint has nothing worth keeping: leave no half run folder.
+        setup::discard(&session.run, out_existed);
+    }
     let outcome = outcome?;
     out!(
         "trained {} steps ({} this session, {:.1} steps/s); best validation MMD {} -> {}",
@@ -661,13 +676,34 @@ fn progress_bar(params: &TrainParams, step: u64) -> indicatif::ProgressBar {
     bar
 }
 
+/// The error and its causes, `a: b: c`, leaving out a cause whose text the message already holds (scgan's
+/// I/O errors show their operating-system error themselves, which would otherwise be printed twice).
+fn message(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
+    // A file-size limit (`ulimit -f`) makes the kernel send SIGXFSZ, whose default action kills the process
+    // mid-write. Ignored, the write fails with EFBIG instead, and the error path removes the temporary file
+    // and reports which file could not be written.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_IGN is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         // `scgan info x | head` closes the pipe early: that is the reader's choice, not an error.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", message(&error));
             ExitCode::FAILURE
         }
     }

@@ -216,6 +216,28 @@ fn divergence_stops_with_the_last_good_checkpoint_intact() {
 }
 
 #[test]
+fn an_exploding_learning_rate_stops_with_the_checkpoint_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    // From the first step: nothing is kept, and the message says so.
+    let output = train(&run, &["--steps", "30", "--learning-rate", "1e30", "--learning-rate-final", "1e30"]);
+    assert_clean_failure(&output, &["diverged", "step 1", "No checkpoint had been written yet", "--learning-rate"]);
+    assert!(!run.exists(), "a run that diverged before its first checkpoint left its folder");
+    // After a checkpoint: resumed with a learning rate that explodes, the run stops and the checkpoint is the
+    // same file, byte for byte.
+    ok(train(&run, &["--steps", "10"]));
+    let checkpoint = std::fs::read(run.join("state/checkpoint.safetensors")).unwrap();
+    let model = std::fs::read(run.join("model.safetensors")).unwrap();
+    let output = scgan(&[
+        "train", "--resume", run.to_str().unwrap(), "--steps", "30", "--threads", "1", "--learning-rate", "1e30",
+        "--learning-rate-final", "1e30",
+    ]);
+    assert_clean_failure(&output, &["diverged", "step 11", "checkpoint (step 10)", "--resume"]);
+    assert!(std::fs::read(run.join("state/checkpoint.safetensors")).unwrap() == checkpoint, "checkpoint changed");
+    assert!(std::fs::read(run.join("model.safetensors")).unwrap() == model, "model changed");
+}
+
+#[test]
 fn unconditional_scgan_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");

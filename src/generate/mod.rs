@@ -155,9 +155,38 @@ impl Generator {
     /// Generates cells as a [`CountMatrix`]: `X` counts (or the profiles with `NormalizedOnly`),
     /// `layers['normalized']` the profiles, `obs[label key]` the types, `obs['library_size']`.
     pub fn generate(&mut self, params: &GenerateParams) -> Result<CountMatrix> {
+        let requested: usize = match &params.cells {
+            CellCounts::Total(n) => *n,
+            CellCounts::PerType(requests) => requests.iter().fold(0usize, |sum, (_, n)| sum.saturating_add(*n)),
+        };
+        let flag = if matches!(params.cells, CellCounts::Total(_)) { "--n" } else { "--cell-type" };
+        if requested == 0 {
+            return Err(Error::parameter(flag, "asks for 0 cells; ask for at least one"));
+        }
+        let config = self.config.model.clone();
+        // Up front, before anything is allocated: X and layers['normalized'] in CSR, at worst every value
+        // non-zero (generated profiles are dense), plus one batch of the network's output.
+        let n_genes = config.n_genes as u64;
+        let needed = crate::io::memory::csr_bytes(requested as u64, n_genes, (requested as u64).saturating_mul(n_genes))
+            .saturating_mul(2);
+        crate::io::memory::ensure_fits(
+            &self.run,
+            flag,
+            &format!("{requested} cells x {n_genes} genes"),
+            needed,
+        )
+        .map_err(|e| match e {
+            Error::InvalidData { message, .. } => Error::parameter(
+                flag,
+                message.replace("reading it needs", "generating them needs").replace(
+                    "refused before reading (use a machine with more memory, or subset the data first;",
+                    "refused before generating (ask for fewer cells per run, with a different --seed each;",
+                ),
+            ),
+            other => other,
+        })?;
         let labels = self.labels(&params.cells)?;
         let n_cells = labels.len();
-        let config = self.config.model.clone();
         let (n_genes, latent) = (config.n_genes, config.latent_dim);
         let conditional = config.n_classes() > 0;
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);

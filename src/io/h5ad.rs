@@ -17,6 +17,7 @@ use std::path::Path;
 
 use hdf5_pure::{AttrValue, DType, Dataset, File, Group};
 
+use super::memory;
 use crate::data::{Column, CountMatrix, CsrMatrix, Frame};
 use crate::error::{Error, Result};
 
@@ -56,7 +57,7 @@ fn read_h5ad_unguarded(path: &Path, layer: Option<&str>) -> Result<CountMatrix> 
     let var = read_frame(&file, path, "var", x.n_cols())?;
     let mut matrix = CountMatrix::new(x, obs, var)?;
     if let Ok(uns) = file.group("uns") {
-        if let serde_json::Value::Object(map) = read_uns_group(&uns, 0) {
+        if let serde_json::Value::Object(map) = read_uns_group(&uns, path, 0) {
             matrix.uns = map;
         }
     }
@@ -110,6 +111,16 @@ pub(crate) fn read_matrix(file: &File, path: &Path, location: &str) -> Result<Cs
                 Error::format(path, format!("{location}.attrs['shape']"), "missing or not two non-negative integers")
             })?;
         let (n_rows, n_cols) = (shape[0] as usize, shape[1] as usize);
+        // The memory check comes first, from the header alone: a damaged or hostile shape is never allocated.
+        let data_name = format!("{location}/data");
+        let nnz = file.dataset(&data_name).ok().and_then(|d| d.shape().ok()).map(|s| elements(&s)).unwrap_or(0);
+        let extra = if encoding.as_deref() == Some("csc_matrix") { (n_rows as u64).saturating_mul(16) } else { 0 };
+        memory::ensure_fits(
+            path,
+            &format!("{location}.attrs['shape']"),
+            &format!("{location} is {n_rows} x {n_cols} with {nnz} stored entries"),
+            memory::csr_bytes(n_rows as u64, n_cols as u64, nnz).saturating_add(extra),
+        )?;
         return match encoding.as_deref() {
             Some("csr_matrix") => read_csr(file, path, location, n_rows, n_cols),
             Some("csc_matrix") => read_csc(file, path, location, n_rows, n_cols),
@@ -121,7 +132,10 @@ pub(crate) fn read_matrix(file: &File, path: &Path, location: &str) -> Result<Cs
         };
     }
     match file.dataset(location) {
-        Ok(dataset) => read_dense(&dataset, path, location),
+        Ok(dataset) => {
+            check_storage(&dataset, path, location)?;
+            read_dense(&dataset, path, location)
+        }
         Err(_) => Err(Error::format(
             path,
             location,
@@ -130,8 +144,59 @@ pub(crate) fn read_matrix(file: &File, path: &Path, location: &str) -> Result<Cs
     }
 }
 
+/// The number of elements of a dataset of `shape` (saturating: a damaged shape must not overflow).
+fn elements(shape: &[u64]) -> u64 {
+    shape.iter().fold(1u64, |n, &d| n.saturating_mul(d))
+}
+
+/// Refuses a dataset that holds more than `max` elements, before it is read (a damaged header may claim
+/// billions of elements that are not stored: HDF5 fills unwritten chunks with the fill value).
+fn at_most(ds: &Dataset, path: &Path, name: &str, max: u64, expected: &str) -> Result<()> {
+    let n = elements(&ds.shape().map_err(|e| hdf5_error(path, name, e))?);
+    if n > max {
+        return Err(Error::format(path, name, format!("has {n} elements, expected {expected}")));
+    }
+    Ok(())
+}
+
 fn dataset(file: &File, path: &Path, name: &str) -> Result<Dataset> {
-    file.dataset(name).map_err(|_| Error::format(path, name, "missing dataset"))
+    let ds = file.dataset(name).map_err(|_| Error::format(path, name, "missing dataset"))?;
+    check_storage(&ds, path, name)?;
+    Ok(ds)
+}
+
+/// Refuses a dataset whose stored bytes lie past the end of the file, or whose chunks would decode to more
+/// memory than is available, before the HDF5 library reads it: hdf5-pure sizes its buffers from these
+/// numbers, so a damaged chunk index would otherwise allocate gigabytes for a file of a few kilobytes (found
+/// by fuzzing, see TESTING.md).
+pub(crate) fn check_storage(ds: &Dataset, path: &Path, name: &str) -> Result<()> {
+    let Ok(file_len) = std::fs::metadata(path).map(|m| m.len()) else { return Ok(()) };
+    let past_end = |address: u64, size: u64| address.checked_add(size).is_none_or(|end| end > file_len);
+    let damaged = |what: String| {
+        Error::format(path, name, format!("{what}; the file is {file_len} bytes: it is truncated or damaged"))
+    };
+    match ds.layout() {
+        Ok(hdf5_pure::Layout::Contiguous { address: Some(address), size }) if past_end(address, size) => {
+            Err(damaged(format!("its {size} bytes at offset {address} lie past the end of the file")))
+        }
+        Ok(hdf5_pure::Layout::Chunked { chunk_shape, .. }) => {
+            let element = ds.element_size().unwrap_or(1);
+            let chunk_bytes = elements(&chunk_shape).saturating_mul(element);
+            if chunk_bytes > memory::available_bytes().unwrap_or(u64::MAX) {
+                return Err(damaged(format!("its chunks of {chunk_shape:?} elements would need {} each", memory::human(chunk_bytes))));
+            }
+            for chunk in ds.chunks().unwrap_or_default() {
+                if past_end(chunk.address, chunk.storage_size) {
+                    return Err(damaged(format!(
+                        "a chunk of {} bytes at offset {} lies past the end of the file",
+                        chunk.storage_size, chunk.address
+                    )));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn length(dataset: &Dataset, path: &Path, name: &str) -> Result<usize> {
@@ -160,8 +225,13 @@ fn read_csr(file: &File, path: &Path, location: &str, n_rows: usize, n_cols: usi
     let indptr = read_indptr(file, path, location, n_rows + 1)?;
     let data_name = format!("{location}/data");
     let indices_name = format!("{location}/indices");
-    let data = dataset(file, path, &data_name)?.read_f32().map_err(|e| hdf5_error(path, &data_name, e))?;
-    let indices = read_indices(&dataset(file, path, &indices_name)?, path, &indices_name, 0, usize::MAX)?;
+    let data_ds = dataset(file, path, &data_name)?;
+    let nnz = indptr.last().copied().unwrap_or(0);
+    at_most(&data_ds, path, &data_name, nnz, &format!("{nnz} (the last entry of {location}/indptr)"))?;
+    let indices_ds = dataset(file, path, &indices_name)?;
+    at_most(&indices_ds, path, &indices_name, nnz, &format!("{nnz} (the last entry of {location}/indptr)"))?;
+    let data = data_ds.read_f32().map_err(|e| hdf5_error(path, &data_name, e))?;
+    let indices = read_indices(&indices_ds, path, &indices_name, 0, usize::MAX)?;
     let mut matrix = CsrMatrix::new(n_rows, n_cols, indptr, indices, data, &format!("{}: {location}", path.display()))?;
     matrix.sort_and_sum_duplicates();
     Ok(matrix)
@@ -261,6 +331,13 @@ fn read_dense(ds: &Dataset, path: &Path, location: &str) -> Result<CsrMatrix> {
         [r, c] => (*r as usize, *c as usize),
         other => return Err(Error::format(path, location, format!("expected a 2-D matrix, found shape {other:?}"))),
     };
+    // Worst case: every value non-zero. Checked before reading, from the dataset's shape.
+    memory::ensure_fits(
+        path,
+        location,
+        &format!("{location} is a dense {n_rows} x {n_cols} matrix"),
+        memory::csr_bytes(n_rows as u64, n_cols as u64, (n_rows as u64).saturating_mul(n_cols as u64)),
+    )?;
     let rows_per_block = (WINDOW / n_cols.max(1)).max(1);
     let mut indptr = Vec::with_capacity(n_rows + 1);
     indptr.push(0u64);
@@ -302,7 +379,11 @@ fn read_frame(file: &File, path: &Path, name: &str, n_rows: usize) -> Result<Fra
     let index_name = attr_text(&attrs, "_index").unwrap_or_else(|| "_index".to_string());
     let index_path = format!("{name}/{index_name}");
     let index = match file.dataset(&index_path) {
-        Ok(ds) => ds.read_string().map_err(|e| hdf5_error(path, &index_path, e))?,
+        Ok(ds) => {
+            check_storage(&ds, path, &index_path)?;
+            at_most(&ds, path, &index_path, n_rows as u64, &format!("{n_rows}, one name per {}", if name == "obs" { "row" } else { "column" }))?;
+            ds.read_string().map_err(|e| hdf5_error(path, &index_path, e))?
+        }
         Err(_) => (0..n_rows).map(|i| i.to_string()).collect(),
     };
     if index.len() != n_rows {
@@ -319,7 +400,7 @@ fn read_frame(file: &File, path: &Path, name: &str, n_rows: usize) -> Result<Fra
     };
     for column_name in order {
         let column_path = format!("{name}/{column_name}");
-        match read_column(file, path, &column_path, &group, &column_name)? {
+        match read_column(file, path, &column_path, &group, &column_name, n_rows as u64)? {
             Some(column) if column.len() == n_rows => frame.insert(&column_name, column),
             Some(column) => {
                 return Err(Error::format(path, &column_path, format!("has {} values, expected {n_rows}", column.len())))
@@ -330,11 +411,33 @@ fn read_frame(file: &File, path: &Path, name: &str, n_rows: usize) -> Result<Fra
     Ok(frame)
 }
 
-fn read_column(file: &File, path: &Path, column_path: &str, frame: &Group, column_name: &str) -> Result<Option<Column>> {
+fn read_column(
+    file: &File,
+    path: &Path,
+    column_path: &str,
+    frame: &Group,
+    column_name: &str,
+    n_rows: u64,
+) -> Result<Option<Column>> {
     let err = |e| hdf5_error(path, column_path, e);
+    // Per-row arrays hold n_rows values; a category list more than that plus a margin is damage, not data.
+    let per_row = |ds: Dataset, name: &str| -> Result<Dataset> {
+        at_most(&ds, path, name, n_rows, &format!("{n_rows}, one value per row"))?;
+        Ok(ds)
+    };
+    let max_categories = n_rows.saturating_add(1 << 20);
     if let Ok(group) = file.group(column_path) {
         let attrs = group.attrs().map_err(err)?;
-        let member = |m: &str| dataset(file, path, &format!("{column_path}/{m}"));
+        let member = |m: &str| {
+            let name = format!("{column_path}/{m}");
+            let ds = dataset(file, path, &name)?;
+            if m == "categories" {
+                at_most(&ds, path, &name, max_categories, "at most one category per row")?;
+                Ok(ds)
+            } else {
+                per_row(ds, &name)
+            }
+        };
         return Ok(match attr_text(&attrs, "encoding-type").as_deref() {
             Some("categorical") => {
                 let codes = member("codes")?.read_i32().map_err(err)?;
@@ -370,11 +473,17 @@ fn read_column(file: &File, path: &Path, column_path: &str, frame: &Group, colum
         });
     }
     let ds = match file.dataset(column_path) {
-        Ok(ds) => ds,
+        Ok(ds) => {
+            check_storage(&ds, path, column_path)?;
+            ds
+        }
         Err(_) => return Err(Error::format(path, column_path, "listed in column-order but missing")),
     };
     // anndata < 0.7 stored categoricals as integer codes with the categories in `__categories/<name>`.
+    let ds = per_row(ds, column_path)?;
     if let Ok(categories) = frame.dataset(&format!("__categories/{column_name}")) {
+        at_most(&categories, path, column_path, max_categories, "at most one category per row")?;
+        check_storage(&categories, path, column_path)?;
         let categories = read_text_or_numbers(&categories).map_err(err)?;
         let codes = ds.read_i32().map_err(err)?;
         return Ok(Some(Column::Categorical { codes, categories, ordered: false }));
@@ -401,18 +510,21 @@ fn read_text_or_numbers(ds: &Dataset) -> std::result::Result<Vec<String>, hdf5_p
 
 /// Reads `uns` into JSON: dicts become objects, scalars numbers or strings, small arrays lists. Large arrays and
 /// unsupported entries are skipped; `uns` is metadata, never needed to read the matrix.
-fn read_uns_group(group: &Group, depth: usize) -> serde_json::Value {
+fn read_uns_group(group: &Group, path: &Path, depth: usize) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     if depth > 8 {
         return serde_json::Value::Object(map);
     }
     for name in group.groups().unwrap_or_default() {
         if let Ok(child) = group.group(&name) {
-            map.insert(name, read_uns_group(&child, depth + 1));
+            map.insert(name, read_uns_group(&child, path, depth + 1));
         }
     }
     for name in group.datasets().unwrap_or_default() {
         let Ok(ds) = group.dataset(&name) else { continue };
+        if check_storage(&ds, path, &name).is_err() {
+            continue;
+        }
         let Ok(shape) = ds.shape() else { continue };
         let n: u64 = shape.iter().product();
         if n > 100_000 {

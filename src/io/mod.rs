@@ -14,6 +14,7 @@
 
 pub mod delimited;
 pub mod h5ad;
+pub mod memory;
 mod h5ad_write;
 pub mod tenx;
 pub mod tensors;
@@ -132,4 +133,21 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&mut std::fs::File) -> s
         return Err(Error::io(path, source));
     }
     Ok(())
+}
+
+/// Removes the temporary files [`write_atomically`] leaves in `folder` when its process is killed mid-write
+/// (`.NAME.PID.tmp`); returns how many were removed. Only names of that exact form are touched.
+pub fn remove_stale_temporaries(folder: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(folder) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(middle) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else { continue };
+        let is_ours = middle.rsplit_once('.').is_some_and(|(file, pid)| !file.is_empty() && pid.parse::<u32>().is_ok());
+        if is_ours && entry.file_type().is_ok_and(|t| t.is_file()) && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }

@@ -44,6 +44,7 @@ use std::path::{Path, PathBuf};
 use hdf5_pure::{Dataset, File};
 
 use super::delimited::Lines;
+use super::memory;
 use crate::data::{Column, CountMatrix, CsrMatrix, Frame};
 use crate::error::{Error, Result};
 
@@ -78,8 +79,53 @@ fn read_h5_unguarded(path: &Path) -> Result<CountMatrix> {
     })?;
     let (group, v3) = locate_matrix(&file, path)?;
     let at = |name: &str| format!("{group}/{name}");
+    // The shape and the array lengths first, so that nothing is read that the header does not back up, and a
+    // matrix too large for memory is refused before it is read.
+    let shape_name = at("shape");
+    let shape_ds = dataset(&file, path, &shape_name)?;
+    if length(&shape_ds, path, &shape_name)? != 2 {
+        return Err(Error::format(path, &shape_name, "expected two values, [n_features, n_barcodes]"));
+    }
+    let shape = shape_ds.read_i64().map_err(|e| unreadable(path, &shape_name, e))?;
+    let (n_features, n_barcodes) = match shape.as_slice() {
+        &[f, b] if f >= 0 && b >= 0 => (f as usize, b as usize),
+        other => return Err(Error::format(path, &shape_name, format!("is {other:?}; expected [n_features, n_barcodes]"))),
+    };
+    let (ids_name, names_name) = if v3 { (at("features/id"), at("features/name")) } else { (at("genes"), at("gene_names")) };
+    let expected_lengths = [
+        (ids_name.clone(), n_features),
+        (names_name.clone(), n_features),
+        (at("features/feature_type"), n_features),
+        (at("features/genome"), n_features),
+        (at("barcodes"), n_barcodes),
+        (at("indptr"), n_barcodes + 1),
+    ];
+    for (name, expected) in &expected_lengths {
+        if let Ok(ds) = file.dataset(name) {
+            let found = length(&ds, path, name)?;
+            if found != *expected as u64 && name.ends_with("indptr") {
+                return Err(Error::format(path, name, format!("has {found} entries, expected n_barcodes + 1 = {expected}")));
+            }
+            if found != *expected as u64 {
+                return Err(Error::format(path, name, format!("has {found} entries but {shape_name} is {shape:?}, so {expected} were expected")));
+            }
+        }
+    }
+    let data_name = at("data");
+    let nnz = file.dataset(&data_name).ok().map(|ds| length(&ds, path, &data_name)).transpose()?.unwrap_or(0);
+    memory::ensure_fits(
+        path,
+        &shape_name,
+        &format!("the matrix is {n_features} features x {n_barcodes} barcodes with {nnz} stored entries"),
+        memory::csr_bytes(n_barcodes as u64, n_features as u64, nnz)
+            .saturating_add((n_barcodes as u64).saturating_mul(8))
+            .saturating_add((n_features as u64).saturating_mul(100)),
+    )?;
     let optional = |name: &str| match file.dataset(&at(name)) {
-        Ok(ds) => ds.read_string().map(Some).map_err(|e| unreadable(path, &at(name), e)),
+        Ok(ds) => {
+            super::h5ad::check_storage(&ds, path, &at(name))?;
+            ds.read_string().map(Some).map_err(|e| unreadable(path, &at(name), e))
+        }
         Err(_) => Ok(None),
     };
     let features = if v3 {
@@ -98,13 +144,7 @@ fn read_h5_unguarded(path: &Path) -> Result<CountMatrix> {
         }
     };
     let barcodes = read_strings(&file, path, &at("barcodes"))?;
-    let shape_name = at("shape");
-    let shape = dataset(&file, path, &shape_name)?.read_i64().map_err(|e| unreadable(path, &shape_name, e))?;
-    let (n_features, n_barcodes) = match shape.as_slice() {
-        &[f, b] if f >= 0 && b >= 0 => (f as usize, b as usize),
-        other => return Err(Error::format(path, &shape_name, format!("is {other:?}; expected [n_features, n_barcodes]"))),
-    };
-    let (ids_name, names_name) = if v3 { (at("features/id"), at("features/name")) } else { (at("genes"), at("gene_names")) };
+    // Checked above from the datasets' shapes; checked again on what was read.
     let counts = [
         (ids_name, Some(features.ids.len()), n_features),
         (names_name, Some(features.names.len()), n_features),
@@ -153,7 +193,9 @@ fn locate_matrix(file: &File, path: &Path) -> Result<(String, bool)> {
 }
 
 fn dataset(file: &File, path: &Path, name: &str) -> Result<Dataset> {
-    file.dataset(name).map_err(|_| Error::format(path, name, "missing dataset (the file is not a complete 10x matrix)"))
+    let ds = file.dataset(name).map_err(|_| Error::format(path, name, "missing dataset (the file is not a complete 10x matrix)"))?;
+    super::h5ad::check_storage(&ds, path, name)?;
+    Ok(ds)
 }
 
 fn unreadable(path: &Path, name: &str, e: hdf5_pure::Error) -> Error {
@@ -396,7 +438,7 @@ fn read_mtx(path: &Path, barcodes_path: &Path, n_barcodes: usize, features_path:
         return Err(Error::format(path, "line 1", "the file is empty; expected the Matrix Market banner"));
     };
     let integer = parse_banner(path, number, banner)?;
-    let (n_features, n_cells, nnz) = loop {
+    let (n_features, n_cells, nnz, size_line) = loop {
         let Some((number, line)) = lines.next_line()? else {
             return Err(Error::format(path, "end of file", "no size line ('n_features n_barcodes n_entries') after the banner"));
         };
@@ -405,7 +447,7 @@ fn read_mtx(path: &Path, barcodes_path: &Path, n_barcodes: usize, features_path:
         }
         let sizes: Vec<Option<usize>> = line.split_whitespace().map(|t| t.parse().ok()).collect();
         match sizes.as_slice() {
-            &[Some(f), Some(b), Some(n)] => break (f, b, n),
+            &[Some(f), Some(b), Some(n)] => break (f, b, n, number),
             _ => {
                 return Err(Error::format(
                     path,
@@ -426,7 +468,15 @@ fn read_mtx(path: &Path, barcodes_path: &Path, n_barcodes: usize, features_path:
     if u32::try_from(n_cells).is_err() {
         return Err(Error::format(path, "size line", "more than 2^32 barcodes"));
     }
-    let capacity = nnz.min(1 << 26);
+    memory::ensure_fits(
+        path,
+        &format!("line {size_line}"),
+        &format!("the size line declares {n_features} features x {n_cells} barcodes with {nnz} entries"),
+        // (row, col, value) triplets, then the CSR arrays built from them.
+        memory::csr_bytes(n_cells as u64, n_features as u64, nnz as u64).saturating_add((nnz as u64).saturating_mul(12)),
+    )?;
+    // The size line is only a claim: grow with the entries actually found rather than trust it.
+    let capacity = nnz.min(1 << 20);
     let (mut rows, mut cols, mut values) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity), Vec::with_capacity(capacity));
     let mut count = 0usize;
     while let Some((number, line)) = lines.next_line()? {

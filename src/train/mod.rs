@@ -277,16 +277,25 @@ pub fn train(
         };
         if !critic.loss.is_finite() || !generator_loss.is_finite() {
             write_log(&mut log, run, &entry)?;
+            let what_next = if run.checkpoint().exists() {
+                format!(
+                    "The last good checkpoint (step {last_checkpoint}) and model are kept: resume with \
+                     `scgan train --resume {} --learning-rate <lower>`",
+                    run.path.display()
+                )
+            } else {
+                format!(
+                    "No checkpoint had been written yet (the first comes at step {}): start again with a lower \
+                     --learning-rate",
+                    params.checkpoint_every
+                )
+            };
             return Err(Error::invalid_data(
                 &run.path,
                 format!("training step {}", state.step),
                 format!(
-                    "the loss diverged (critic {}, generator {}); training stopped. The last good checkpoint \
-                     (step {}) and model are kept: resume with `scgan train --resume {} --learning-rate <lower>`",
-                    critic.loss,
-                    generator_loss,
-                    last_checkpoint,
-                    run.path.display()
+                    "the loss diverged (critic {}, generator {}); training stopped. {what_next}",
+                    critic.loss, generator_loss
                 ),
             ));
         }

@@ -114,9 +114,32 @@ pub struct LoopState {
     pub best: Option<(f64, u64)>,
 }
 
+/// The `format` tag of checkpoints this version writes and reads.
+const CHECKPOINT_FORMAT: &str = "scgan checkpoint 1";
+/// The `format` tag of `model.safetensors` / `model_state.safetensors`.
+const MODEL_FORMAT: &str = "scgan model 1";
+
+/// Refuses a file written in another layout (another scgan version), naming the version that wrote it.
+fn check_format(path: &Path, metadata: &HashMap<String, String>, expected: &str) -> Result<()> {
+    match metadata.get("format") {
+        Some(format) if format == expected => Ok(()),
+        found => Err(Error::format(
+            path,
+            "__metadata__.format",
+            format!(
+                "is {}, written by scgan {}; this scgan ({}) reads '{expected}': use the scgan version that wrote \
+                 the run, or train again",
+                found.map(|f| format!("'{f}'")).unwrap_or_else(|| "missing".to_string()),
+                metadata.get("scgan_version").map(String::as_str).unwrap_or("(unknown version)"),
+                crate::VERSION
+            ),
+        )),
+    }
+}
+
 fn loop_metadata(state: &LoopState) -> HashMap<String, String> {
     HashMap::from([
-        ("format".to_string(), "scgan checkpoint 1".to_string()),
+        ("format".to_string(), CHECKPOINT_FORMAT.to_string()),
         ("scgan_version".to_string(), crate::VERSION.to_string()),
         ("step".to_string(), state.step.to_string()),
         ("loop".to_string(), serde_json::to_string(state).unwrap_or_default()),
@@ -136,6 +159,7 @@ pub fn save_checkpoint(run: &RunFolder, model: &dyn GanBackend, state: &LoopStat
 pub fn load_checkpoint(run: &RunFolder, model: &mut dyn GanBackend) -> Result<LoopState> {
     let path = run.checkpoint();
     let (tensors, metadata) = load_tensors(&path)?;
+    check_format(&path, &metadata, CHECKPOINT_FORMAT)?;
     let state: LoopState = metadata
         .get("loop")
         .and_then(|text| serde_json::from_str(text).ok())
@@ -152,7 +176,7 @@ pub fn load_checkpoint(run: &RunFolder, model: &mut dyn GanBackend) -> Result<Lo
 /// `model_state.safetensors` (batch-norm running statistics), both tagged with `step`.
 pub fn save_model(run: &RunFolder, model: &dyn GanBackend, step: u64, validation: Option<f64>) -> Result<()> {
     let mut metadata = HashMap::from([
-        ("format".to_string(), "scgan model 1".to_string()),
+        ("format".to_string(), MODEL_FORMAT.to_string()),
         ("scgan_version".to_string(), crate::VERSION.to_string()),
         ("step".to_string(), step.to_string()),
     ]);
@@ -169,7 +193,9 @@ pub fn save_model(run: &RunFolder, model: &dyn GanBackend, step: u64, validation
 /// Loads `model.safetensors` and `model_state.safetensors` into `model`; returns the step they come from.
 pub fn load_model(run: &RunFolder, model: &mut dyn GanBackend) -> Result<u64> {
     let (parameters, metadata) = load_tensors(&run.model())?;
+    check_format(&run.model(), &metadata, MODEL_FORMAT)?;
     let (running, state_metadata) = load_tensors(&run.model_state())?;
+    check_format(&run.model_state(), &state_metadata, MODEL_FORMAT)?;
     let step = metadata.get("step").cloned().unwrap_or_default();
     if state_metadata.get("step") != Some(&step) {
         return Err(Error::format(

@@ -82,6 +82,18 @@ pub fn prepare_data(
         }
         preprocess::preprocess(matrix, &params)?.0
     };
+    if matrix.n_genes() < 2 || matrix.n_cells() < 2 {
+        return Err(Error::invalid_data(
+            input,
+            "X",
+            format!(
+                "{} cells x {} genes{}; training needs at least 2 cells and 2 genes",
+                matrix.n_cells(),
+                matrix.n_genes(),
+                if was_preprocessed { "" } else { " after preprocessing" }
+            ),
+        ));
+    }
     let label_key = preprocess_params.label_key.clone().or_else(|| {
         let recorded = matrix.uns.get("scgan")?.get("preprocess")?.get("label_key")?.as_str()?.to_string();
         Some(recorded)
@@ -204,6 +216,12 @@ pub fn start(
 /// rate (everything else is the run's own).
 pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Session> {
     let run = RunFolder::new(out);
+    if !run.config().exists() {
+        return Err(Error::io(
+            run.config(),
+            std::io::Error::new(std::io::ErrorKind::NotFound, "not a run folder (no config.json); start one with `scgan train INPUT --out FOLDER`"),
+        ));
+    }
     let mut config: RunConfig = read_json(&run.config())?;
     let description: DataDescription = read_json(&run.data())?;
     update(&mut config.train);
@@ -225,8 +243,47 @@ pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Sessi
         ));
     }
     let mut model = build_model(&config.model, &config.train)?;
-    let state = load_checkpoint(&run, model.as_mut())?;
+    // A run killed while writing leaves temporary files next to the complete ones; they are never read.
+    crate::io::remove_stale_temporaries(&run.path);
+    if let Some(state_folder) = run.checkpoint().parent() {
+        crate::io::remove_stale_temporaries(state_folder);
+    }
+    let state = if run.checkpoint().exists() {
+        load_checkpoint(&run, model.as_mut())?
+    } else {
+        // Stopped before its first checkpoint: nothing was kept but the settings, so the run starts again
+        // from step 0 with the same seed (the same run it would have been).
+        eprintln!(
+            "note: {} does not exist yet (the run stopped before its first checkpoint): starting from step 0",
+            run.checkpoint().display()
+        );
+        LoopState::default()
+    };
+    if state.position > data.train.len() {
+        return Err(Error::format(
+            run.checkpoint(),
+            "__metadata__.loop.position",
+            format!("is {} but the run has {} training cells: the checkpoint is damaged or from another run", state.position, data.train.len()),
+        ));
+    }
     truncate_log(&run, state.step)?;
     write_json(&run.config(), &config)?;
     Ok(Session { model, data, run, state, config, description })
+}
+
+/// Removes what [`start`] and a failed first session wrote in `run` (the folder too when `existed` is false and
+/// nothing else is in it). Used when a new run fails before its first checkpoint, so that no half run folder is
+/// left behind; files scgan did not write are never touched.
+pub fn discard(run: &RunFolder, existed: bool) {
+    for file in [run.config(), run.data(), run.log(), run.model(), run.model_state(), run.checkpoint()] {
+        let _ = std::fs::remove_file(file);
+    }
+    if let Some(state) = run.checkpoint().parent() {
+        crate::io::remove_stale_temporaries(state);
+        let _ = std::fs::remove_dir(state);
+    }
+    crate::io::remove_stale_temporaries(&run.path);
+    if !existed {
+        let _ = std::fs::remove_dir(&run.path);
+    }
 }
