@@ -71,7 +71,8 @@ fn train_then_generate_counts_of_chosen_types() {
     assert!(log.lines().count() >= 2 && log.contains("validation_mmd"), "{log}");
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["preset"], "paper");
+    assert_eq!(config["preset"], "default");
+    assert_eq!(config["model"]["critic_input"], "log1p", "the default preset's critic input");
     assert_eq!(config["train"]["critic_steps"], 5);
     assert_eq!(config["train"]["batch_size"], 128);
 
