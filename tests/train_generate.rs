@@ -84,6 +84,8 @@ fn train_then_generate_counts_of_chosen_types() {
         "CD56+ NK=60",
         "--cell-type",
         "CD19+ B=40",
+        "--counts",
+        "multinomial",
         "--out",
         out.to_str().unwrap(),
         "--threads",
@@ -96,7 +98,7 @@ fn train_then_generate_counts_of_chosen_types() {
     let labels: Vec<String> = generated.labels("cell_type").unwrap().into_iter().map(Option::unwrap).collect();
     assert_eq!(labels.iter().filter(|l| *l == "CD56+ NK").count(), 60);
     assert_eq!(labels.iter().filter(|l| *l == "CD19+ B").count(), 40);
-    // Library sizes are drawn from the real ones of the same type, and the counts add up to them.
+    // Library sizes are drawn from the real ones of the same type, and multinomial counts add up to them exactly.
     let description: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
     let classes: Vec<String> = serde_json::from_value(description["classes"].clone()).unwrap();
