@@ -8,6 +8,7 @@ PRESET=$1; STEPS=$2; DATA=$3; shift 3
 SCGAN=${SCGAN:-target/release/scgan}
 THREADS=${THREADS:-1}
 RUN=${RUN:-runs/$PRESET-$STEPS-$(basename "$DATA")}
+mkdir -p "$(dirname "$RUN")"
 "$SCGAN" train "$DATA.train.h5ad" --label-key "${LABEL:-cell_type}" --preset "$PRESET" --steps "$STEPS" \
     --threads "$THREADS" --out "$RUN" "$@" > "$RUN.train.log" 2>&1 || { cat "$RUN.train.log"; exit 1; }
 for counts in ${COUNTS:-rescale}; do
