@@ -85,6 +85,11 @@ pub fn allocate(total: usize, proportions: &[f64]) -> Vec<usize> {
     parts
 }
 
+/// The class of every cell when `counts[k]` cells of class `k` are made, classes in order.
+pub fn class_labels(counts: &[usize]) -> Vec<u32> {
+    counts.iter().enumerate().flat_map(|(k, &n)| std::iter::repeat_n(k as u32, n)).collect()
+}
+
 /// A loaded run, ready to generate.
 pub struct Generator {
     model: Box<dyn GanBackend>,
@@ -149,7 +154,7 @@ impl Generator {
                 counts
             }
         };
-        Ok(counts.iter().enumerate().flat_map(|(k, &n)| std::iter::repeat_n(k as u32, n)).collect())
+        Ok(class_labels(&counts))
     }
 
     /// Generates cells as a [`CountMatrix`]: `X` counts (or the profiles with `NormalizedOnly`),

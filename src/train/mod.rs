@@ -343,8 +343,7 @@ fn standing_inputs(latent: usize, proportions: &[f64], conditional: bool, seed: 
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x57a4_d146);
     let z = (0..CELLS * latent).map(|_| StandardNormal.sample(&mut rng)).collect();
     let labels = if conditional {
-        let counts = crate::generate::allocate(CELLS, proportions);
-        counts.iter().enumerate().flat_map(|(k, &n)| std::iter::repeat_n(k as u32, n)).collect()
+        crate::generate::class_labels(&crate::generate::allocate(CELLS, proportions))
     } else {
         Vec::new()
     };
