@@ -536,7 +536,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out!("{}", outcome.report);
             out!("prepared data:   {}", outcome.prepared.display());
             out!(
-                "trained cscGAN:  {} steps in {:.0} s ({:.2} steps/s); best validation MMD {} -> {}",
+                "trained cscGAN:  {} steps in {:.0} s ({:.2} steps/s); best validation kNN AUROC {} -> {}",
                 outcome.training.steps, outcome.training.session_seconds,
                 outcome.training.session_steps as f64 / outcome.training.session_seconds.max(1e-9),
                 outcome.training.best.map(|(v, s)| format!("{v:.4} at step {s}")).unwrap_or_else(|| "(none)".into()),
@@ -645,7 +645,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     }
     let outcome = outcome?;
     out!(
-        "trained {} steps ({} this session, {:.1} steps/s); best validation MMD {} -> {}",
+        "trained {} steps ({} this session, {:.1} steps/s); best validation kNN AUROC {} -> {}",
         outcome.steps, outcome.session_steps,
         outcome.session_steps as f64 / outcome.session_seconds.max(1e-9),
         outcome.best.map(|(v, s)| format!("{v:.4} at step {s}")).unwrap_or_else(|| "(none)".into()),
@@ -660,7 +660,7 @@ fn step_message(entry: &train::LogEntry, rate: f64) -> String {
         entry.step,
         entry.critic_loss,
         entry.wasserstein,
-        entry.validation_mmd.map(|v| format!(" | val MMD {v:.4}")).unwrap_or_default()
+        entry.validation_knn_auroc.map(|v| format!(" | val kNN AUROC {v:.3}")).unwrap_or_default()
     )
 }
 

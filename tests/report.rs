@@ -100,6 +100,7 @@ fn write_log(folder: &Path, steps: u64) {
         });
         if step % 10 == 0 {
             entry["validation_mmd"] = json!(0.5 / (1.0 + s / 50.0));
+            entry["validation_knn_auroc"] = json!(0.5 + 0.5 / (1.0 + s / 50.0));
         }
         text += &format!("{entry}\n");
     }

@@ -69,6 +69,12 @@ fn train_then_generate_counts_of_chosen_types() {
     assert!(names.contains("generator.dense1.weight") && names.contains("critic.out.weight"), "{names:?}");
     let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
     assert!(log.lines().count() >= 2 && log.contains("validation_mmd"), "{log}");
+    // The saved model is the best by the validation kNN AUROC, which the log holds beside the MMD.
+    let aurocs: Vec<f64> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok()?["validation_knn_auroc"].as_f64())
+        .collect();
+    assert!(!aurocs.is_empty() && aurocs.iter().all(|a| (0.0..=1.0).contains(a)), "{log}");
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["preset"], "default");

@@ -29,8 +29,8 @@
 //!    generator reproduces both the level and the share of cells with zero counts.
 //! 4. **Cell statistics** (`library_size.png`, `genes_detected.png`): histograms of the total counts and of
 //!    the number of genes detected per cell, overlaid: meaningful for generators that output counts.
-//! 5. **Training** (`training.png`, when a run folder is given): the losses and the validation MMD of the
-//!    run's `log.jsonl` over the steps.
+//! 5. **Training** (`training.png`, when a run folder is given): the losses, the validation figures and
+//!    the learning rate of the run's `log.jsonl` over the steps.
 //!
 //! ## Example
 //! ```no_run

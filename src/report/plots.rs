@@ -11,8 +11,8 @@
 //! ## Training
 //! `training.png` draws the run's `log.jsonl` ([`crate::train::LogEntry`]) over the generator steps: the
 //! critic loss, the Wasserstein estimate (mean critic score of real minus generated cells: it shrinks as
-//! the generator improves), the generator loss and the validation MMD (lower is better; the saved model is
-//! the best by it). Raw values are drawn light and a running mean dark; y axes span the 1st-99th
+//! the generator improves), the generator loss, the validation kNN AUROC (lower is better; the saved model is
+//! the best by it), the validation MMD² and the learning rate. Raw values are drawn light and a running mean dark; y axes span the 1st-99th
 //! percentiles, so that the first steps' transients do not flatten the rest.
 
 use std::path::Path;
@@ -168,8 +168,9 @@ pub(crate) fn training_section(run: &Path) -> Result<Section> {
         id: "training",
         title: "Training".to_string(),
         intro: "The run's log.jsonl over the generator steps: critic loss, Wasserstein estimate (mean critic \
-                score of real minus generated cells; it shrinks as the generator improves), generator loss, and \
-                the validation MMD on held-out cells (lower is better; the saved model is the best by it). Light: \
+                score of real minus generated cells; it shrinks as the generator improves), generator loss, the \
+                validation kNN AUROC of held-out vs generated cells (0.5: indistinguishable; the saved model is the \
+                best by it), the validation MMD² (lower is better) and the learning rate. Light: \
                 every logged step; dark: running mean. The y axes span the 1st-99th percentiles."
             .to_string(),
         figures: Vec::new(),
@@ -207,7 +208,7 @@ pub(crate) fn training_section(run: &Path) -> Result<Section> {
     let series = |f: fn(&LogEntry) -> Option<f64>| -> Vec<(f64, f64)> {
         entries.iter().filter_map(|e| f(e).filter(|v| v.is_finite()).map(|v| (e.step as f64, v))).collect()
     };
-    let panels: [CurvePanel; 4] = [
+    let panels: [CurvePanel; 6] = [
         ("Critic loss", "critic loss", RGBColor(90, 90, 90), series(|e| Some(e.critic_loss as f64))),
         (
             "Wasserstein estimate",
@@ -216,18 +217,20 @@ pub(crate) fn training_section(run: &Path) -> Result<Section> {
             series(|e| Some(e.wasserstein as f64)),
         ),
         ("Generator loss", "generator loss", canvas::GENERATED, series(|e| Some(e.generator_loss as f64))),
+        ("Validation kNN AUROC", "kNN AUROC, held-out vs generated", canvas::REAL, series(|e| e.validation_knn_auroc)),
         ("Validation MMD", "MMD² on held-out cells", canvas::REAL, series(|e| e.validation_mmd)),
+        ("Learning rate", "learning rate", RGBColor(40, 120, 120), series(|e| Some(e.learning_rate as f64))),
     ];
-    let png = render("training.png", 1600, 1000, |root| {
-        for ((title, y_desc, colour, points), area) in panels.iter().zip(root.split_evenly((2, 2))) {
-            curve_panel(&area, title, y_desc, *colour, points, *title == "Validation MMD")?;
+    let png = render("training.png", 2100, 1000, |root| {
+        for ((title, y_desc, colour, points), area) in panels.iter().zip(root.split_evenly((2, 3))) {
+            curve_panel(&area, title, y_desc, *colour, points, title.starts_with("Validation"))?;
         }
         Ok(())
     })?;
     let last = entries.last().map_or(0, |e| e.step);
     section.figures.push(Figure {
         file_name: "training.png".to_string(),
-        title: "Losses and validation MMD".to_string(),
+        title: "Losses and validation figures".to_string(),
         caption: format!("{} logged steps, up to step {last}.", entries.len()),
         png,
         wide: true,

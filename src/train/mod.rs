@@ -157,7 +157,11 @@ pub struct LogEntry {
     pub generator_loss: f32,
     /// Learning rate used.
     pub learning_rate: f32,
-    /// Validation figure (MMD^2 on principal components), on the steps it was computed.
+    /// Validation kNN AUROC (generated vs held-out cells; the saved model is the best by it), on the steps it was
+    /// computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_knn_auroc: Option<f64>,
+    /// Validation MMD² on principal components, on the steps it was computed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_mmd: Option<f64>,
 }
@@ -171,7 +175,7 @@ pub struct TrainOutcome {
     pub session_steps: u64,
     /// Seconds of this session.
     pub session_seconds: f64,
-    /// The best validation figure and its step.
+    /// The best validation kNN AUROC and its step.
     pub best: Option<(f64, u64)>,
 }
 
@@ -273,6 +277,7 @@ pub fn train(
             gradient_penalty: critic.gradient_penalty,
             generator_loss,
             learning_rate: lr,
+            validation_knn_auroc: None,
             validation_mmd: None,
         };
         if !critic.loss.is_finite() || !generator_loss.is_finite() {
@@ -303,7 +308,7 @@ pub fn train(
         let validate = validator.is_some() && (state.step % params.validation_every == 0 || last_step);
         let checkpoint = state.step % params.checkpoint_every == 0 || last_step;
         // the model generation would use: the averaged generator if there is one
-        let mut averaged = if validate || (checkpoint && state.best.is_none()) {
+        let mut averaged = if validate || (checkpoint && state.best_knn_auroc.is_none()) {
             model.averaged_model(&standing_z, &standing_labels)?
         } else {
             None
@@ -311,17 +316,19 @@ pub fn train(
         if let (Some(validator), true) = (&validator, validate) {
             let generation_model: &mut dyn GanBackend = averaged.as_deref_mut().unwrap_or(&mut *model);
             let score = validator.score(generation_model);
-            entry.validation_mmd = Some(score);
-            if score.is_finite() && state.best.is_none_or(|(best, _)| score < best) {
-                state.best = Some((score, state.step));
-                save_model(run, generation_model, state.step, Some(score))?;
+            entry.validation_knn_auroc = Some(score.knn_auroc);
+            entry.validation_mmd = Some(score.mmd);
+            let auroc = score.knn_auroc;
+            if auroc.is_finite() && state.best_knn_auroc.is_none_or(|(best, _)| auroc < best) {
+                state.best_knn_auroc = Some((auroc, state.step));
+                save_model(run, generation_model, state.step, Some(auroc))?;
             }
         }
         if state.step % params.log_every == 0 || entry.validation_mmd.is_some() || last_step {
             write_log(&mut log, run, &entry)?;
         }
         if checkpoint {
-            if state.best.is_none() {
+            if state.best_knn_auroc.is_none() {
                 save_model(run, averaged.as_deref_mut().unwrap_or(&mut *model), state.step, None)?;
             }
             save_checkpoint(run, model, &state)?;
@@ -333,7 +340,7 @@ pub fn train(
         steps: state.step,
         session_steps: state.step - session_start_step,
         session_seconds: start.elapsed().as_secs_f64(),
-        best: state.best,
+        best: state.best_knn_auroc,
     })
 }
 

@@ -110,8 +110,9 @@ pub struct LoopState {
     pub rng_word_pos: u128,
     /// Seconds of training so far, over all sessions.
     pub elapsed_seconds: f64,
-    /// Best validation figure so far (lower is better) and its step.
-    pub best: Option<(f64, u64)>,
+    /// Best validation kNN AUROC so far and its step. (Checkpoints of scgan 0.x before it had a `best` MMD
+    /// instead, which is ignored: a resumed old run chooses its best model anew.)
+    pub best_knn_auroc: Option<(f64, u64)>,
 }
 
 /// The `format` tag of checkpoints this version writes and reads.
@@ -181,7 +182,7 @@ pub fn save_model(run: &RunFolder, model: &dyn GanBackend, step: u64, validation
         ("step".to_string(), step.to_string()),
     ]);
     if let Some(score) = validation {
-        metadata.insert("validation_mmd".to_string(), format!("{score}"));
+        metadata.insert("validation_knn_auroc".to_string(), format!("{score}"));
     }
     let running: Vec<NamedTensor> = model.state().into_iter().filter(|t| t.name.contains("running_")).collect();
     // Statistics first: a kill between the two writes leaves a step mismatch that loading reports, never a
