@@ -87,6 +87,42 @@ impl CsrMatrix {
         matrix
     }
 
+    /// Builds a matrix from its rows in order, each `(columns, values)` with the same number of entries.
+    ///
+    /// # Panics
+    /// If a row's columns and values differ in length or a column is not below `n_cols`: callers build rows from
+    /// matrices of the same width.
+    pub fn from_rows<C: AsRef<[u32]>, V: AsRef<[f32]>>(n_cols: usize, rows: impl IntoIterator<Item = (C, V)>) -> Self {
+        let mut indptr = vec![0u64];
+        let (mut indices, mut data) = (Vec::new(), Vec::new());
+        for (cols, values) in rows {
+            let (cols, values) = (cols.as_ref(), values.as_ref());
+            assert!(cols.len() == values.len(), "a row's columns and values differ in length");
+            assert!(cols.iter().all(|&j| (j as usize) < n_cols), "column out of range");
+            indices.extend_from_slice(cols);
+            data.extend_from_slice(values);
+            indptr.push(indices.len() as u64);
+        }
+        CsrMatrix { n_rows: indptr.len() - 1, n_cols, indptr, indices, data }
+    }
+
+    /// Dense row-major `values` (rows of `n_cols`) as a sparse matrix, dropping zeros.
+    pub fn from_dense(values: &[f32], n_cols: usize) -> Self {
+        let rows = values.chunks(n_cols.max(1)).map(|row| {
+            row.iter()
+                .enumerate()
+                .filter(|(_, &v)| v != 0.0)
+                .map(|(j, &v)| (j as u32, v))
+                .unzip::<_, _, Vec<u32>, Vec<f32>>()
+        });
+        Self::from_rows(n_cols, rows)
+    }
+
+    /// The rows of `parts` (all `n_cols` wide) one after the other.
+    pub fn vstack(parts: &[CsrMatrix], n_cols: usize) -> Self {
+        Self::from_rows(n_cols, parts.iter().flat_map(|part| (0..part.n_rows).map(move |i| part.row(i))))
+    }
+
     /// An all-zero matrix.
     pub fn zeros(n_rows: usize, n_cols: usize) -> Self {
         CsrMatrix { n_rows, n_cols, indptr: vec![0; n_rows + 1], indices: Vec::new(), data: Vec::new() }
@@ -348,6 +384,18 @@ impl CsrMatrix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_dense_values_and_stacks_build_the_same_matrix() {
+        let dense = [1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0];
+        let from_dense = CsrMatrix::from_dense(&dense, 3);
+        let rows: [(&[u32], &[f32]); 3] = [(&[0, 2], &[1.0, 2.0]), (&[], &[]), (&[1], &[3.0])];
+        assert_eq!(from_dense, CsrMatrix::from_rows(3, rows));
+        assert_eq!((from_dense.n_rows(), from_dense.nnz(), from_dense.get(2, 1)), (3, 3, 3.0));
+        let halves = [CsrMatrix::from_dense(&dense[..3], 3), CsrMatrix::from_dense(&dense[3..], 3)];
+        assert_eq!(CsrMatrix::vstack(&halves, 3), from_dense);
+        assert_eq!(CsrMatrix::vstack(&[], 3), CsrMatrix::zeros(0, 3));
+    }
 
     fn example() -> CsrMatrix {
         // [[1, 0, 2],

@@ -158,7 +158,7 @@ mod tests {
     fn matrix(rows: &[&[f32]]) -> CsrMatrix {
         let n_cols = rows[0].len();
         let values: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-        crate::generate::dense_to_csr(&values, n_cols)
+        crate::data::CsrMatrix::from_dense(&values, n_cols)
     }
 
     #[test]

@@ -203,7 +203,7 @@ mod tests {
 
     fn named(genes: &[&str], values: &[f32]) -> CountMatrix {
         let n_genes = genes.len();
-        let x = crate::generate::dense_to_csr(values, n_genes);
+        let x = crate::data::CsrMatrix::from_dense(values, n_genes);
         let obs = Frame::new((0..x.n_rows()).map(|i| format!("c{i}")).collect());
         CountMatrix::new(x, obs, Frame::new(genes.iter().map(|g| g.to_string()).collect())).unwrap()
     }

@@ -172,24 +172,20 @@ impl Generator {
         // Up front, before anything is allocated: X and layers['normalized'] in CSR, at worst every value
         // non-zero (generated profiles are dense), plus one batch of the network's output.
         let n_genes = config.n_genes as u64;
-        let needed = crate::io::memory::csr_bytes(requested as u64, n_genes, (requested as u64).saturating_mul(n_genes))
-            .saturating_mul(2);
-        crate::io::memory::ensure_fits(
-            &self.run,
-            flag,
-            &format!("{requested} cells x {n_genes} genes"),
-            needed,
-        )
-        .map_err(|e| match e {
-            Error::InvalidData { message, .. } => Error::parameter(
-                flag,
-                message.replace("reading it needs", "generating them needs").replace(
-                    "refused before reading (use a machine with more memory, or subset the data first;",
-                    "refused before generating (ask for fewer cells per run, with a different --seed each;",
+        let needed =
+            crate::io::memory::csr_bytes(requested as u64, n_genes, (requested as u64).saturating_mul(n_genes))
+                .saturating_mul(2);
+        crate::io::memory::ensure_fits(&self.run, flag, &format!("{requested} cells x {n_genes} genes"), needed)
+            .map_err(|e| match e {
+                Error::InvalidData { message, .. } => Error::parameter(
+                    flag,
+                    message.replace("reading it needs", "generating them needs").replace(
+                        "refused before reading (use a machine with more memory, or subset the data first;",
+                        "refused before generating (ask for fewer cells per run, with a different --seed each;",
+                    ),
                 ),
-            ),
-            other => other,
-        })?;
+                other => other,
+            })?;
         let labels = self.labels(&params.cells)?;
         let n_cells = labels.len();
         let (n_genes, latent) = (config.n_genes, config.latent_dim);
@@ -203,9 +199,9 @@ impl Generator {
             let z: Vec<f32> = (0..count * latent).map(|_| StandardNormal.sample(&mut rng)).collect();
             let batch_labels: &[u32] = if conditional { &labels[start..start + count] } else { &[] };
             self.model.generate(&z, batch_labels, &mut buffer[..count * n_genes]);
-            profiles.push(dense_to_csr(&buffer[..count * n_genes], n_genes));
+            profiles.push(CsrMatrix::from_dense(&buffer[..count * n_genes], n_genes));
         }
-        let normalized = stack_rows(profiles, n_genes);
+        let normalized = CsrMatrix::vstack(&profiles, n_genes);
         if normalized.data().iter().any(|v| !v.is_finite()) {
             return Err(Error::invalid_data(&self.run, "model.safetensors", "the model generates non-finite values"));
         }
@@ -271,38 +267,6 @@ impl Generator {
     }
 }
 
-/// Dense rows to CSR, dropping zeros.
-pub fn dense_to_csr(values: &[f32], n_cols: usize) -> CsrMatrix {
-    let mut indptr = vec![0u64];
-    let (mut indices, mut data) = (Vec::new(), Vec::new());
-    for row in values.chunks(n_cols.max(1)) {
-        for (j, &v) in row.iter().enumerate() {
-            if v != 0.0 {
-                indices.push(j as u32);
-                data.push(v);
-            }
-        }
-        indptr.push(indices.len() as u64);
-    }
-    let n_rows = indptr.len() - 1;
-    CsrMatrix::new(n_rows, n_cols, indptr, indices, data, "generated cells").expect("rows built in order")
-}
-
-fn stack_rows(parts: Vec<CsrMatrix>, n_cols: usize) -> CsrMatrix {
-    let mut indptr = vec![0u64];
-    let (mut indices, mut data) = (Vec::new(), Vec::new());
-    for part in parts {
-        for i in 0..part.n_rows() {
-            let (cols, values) = part.row(i);
-            indices.extend_from_slice(cols);
-            data.extend_from_slice(values);
-            indptr.push(indices.len() as u64);
-        }
-    }
-    let n_rows = indptr.len() - 1;
-    CsrMatrix::new(n_rows, n_cols, indptr, indices, data, "generated cells").expect("rows built in order")
-}
-
 /// Hands the library sizes drawn for `cells` (one type) back out in the order of the cells' complexity, so that
 /// the cell whose profile has the most expressed genes gets the largest library: in real data the two go
 /// together (a count of 1 is `library_size / L` after normalisation, so a small library cannot show many genes).
@@ -360,15 +324,7 @@ fn map_rows(
             row(i, cols, values, &mut rng)
         })
         .collect();
-    let mut indptr = vec![0u64];
-    let (mut indices, mut data) = (Vec::new(), Vec::new());
-    for (cols, values) in rows {
-        indices.extend(cols);
-        data.extend(values);
-        indptr.push(indices.len() as u64);
-    }
-    CsrMatrix::new(profiles.n_rows(), profiles.n_cols(), indptr, indices, data, "generated counts")
-        .expect("rows built in order")
+    CsrMatrix::from_rows(profiles.n_cols(), rows)
 }
 
 /// Draws `Multinomial(library_sizes[i], profile_i / total)` for every row, as sequential binomials over the
@@ -417,7 +373,7 @@ mod tests {
 
     #[test]
     fn multinomial_counts_keep_the_library_size_and_follow_the_profile() {
-        let profile = dense_to_csr(&[10_000.0, 6_000.0, 4_000.0, 0.0, 20_000.0, 0.0, 0.0, 0.0], 4);
+        let profile = CsrMatrix::from_dense(&[10_000.0, 6_000.0, 4_000.0, 0.0, 20_000.0, 0.0, 0.0, 0.0], 4);
         let counts = sample_counts(&profile, &[1_000.0, 37.0], 3);
         assert_eq!(counts.row_sums(), vec![1_000.0, 37.0]);
         assert!((counts.get(0, 0) - 500.0).abs() < 60.0, "{}", counts.get(0, 0));
@@ -427,9 +383,9 @@ mod tests {
 
     #[test]
     fn rescaled_counts_are_unbiased_integers() {
-        let profile = dense_to_csr(&[10_000.0, 6_000.0, 3_990.0, 10.0], 4);
+        let profile = CsrMatrix::from_dense(&[10_000.0, 6_000.0, 3_990.0, 10.0], 4);
         let n = 2_000;
-        let stacked = stack_rows(vec![profile; n], 4);
+        let stacked = CsrMatrix::vstack(&vec![profile; n], 4);
         let counts = rescale_counts(&stacked, &vec![1_000.0; n], 20_000.0, 5);
         assert!(counts.data().iter().all(|v| v.fract() == 0.0));
         let mean = |j: usize| (0..n).map(|i| counts.get(i, j) as f64).sum::<f64>() / n as f64;
@@ -441,7 +397,8 @@ mod tests {
     #[test]
     fn larger_libraries_go_to_more_complex_profiles() {
         // cell 0 expresses 1 gene, cell 1 three, cell 2 two
-        let profile = dense_to_csr(&[20_000.0, 0.0, 0.0, 5_000.0, 5_000.0, 10_000.0, 10_000.0, 10_000.0, 0.0], 3);
+        let profile =
+            CsrMatrix::from_dense(&[20_000.0, 0.0, 0.0, 5_000.0, 5_000.0, 10_000.0, 10_000.0, 10_000.0, 0.0], 3);
         let mut sizes = vec![300.0, 100.0, 200.0];
         match_library_sizes(&profile, &[0, 1, 2], &mut sizes, 20_000.0, &[100.0, 200.0, 300.0]);
         assert_eq!(sizes, vec![100.0, 300.0, 200.0]);

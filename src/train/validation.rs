@@ -23,7 +23,6 @@ use crate::data::CsrMatrix;
 use crate::error::Result;
 use crate::evaluate::classify::{cross_validated_auroc, stratified_folds, Classifier};
 use crate::evaluate::mmd::{median_pairwise_distance, mmd_with_median};
-use crate::generate::dense_to_csr;
 use crate::model::GanBackend;
 use crate::pca::{log_normalize, Pca, PcaParams, PcaSolver};
 
@@ -111,7 +110,7 @@ impl Validator {
         for set in 0..GENERATED_SETS {
             model.generate(&self.z[set * n * latent..(set + 1) * n * latent], labels, &mut generated);
             debug_assert!(generated.iter().all(|v| v.is_finite()));
-            let mut cells = dense_to_csr(&generated, n_genes);
+            let mut cells = CsrMatrix::from_dense(&generated, n_genes);
             cells.data_mut().iter_mut().for_each(|v| *v = v.ln_1p());
             let projected = project(&self.pca, &cells);
             if set == 0 {
