@@ -1,0 +1,440 @@
+//! The `scgan` command line's arguments (clap definitions) and their translation into the library's settings.
+//! Part of the binary, not of the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use scgan::cluster::ClusterParams;
+use scgan::model::{ConditionalCritic, CriticInput};
+use scgan::preprocess::{self, PreprocessParams, SplitParams};
+use scgan::train::{ModelChoice, TrainParams};
+
+/// Realistic synthetic single-cell RNA-seq data with scGAN / cscGAN, on a CPU.
+#[derive(Parser)]
+#[command(name = "scgan", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Summarise a count matrix: cells, genes, sparsity, library sizes, label counts.
+    #[command(after_help = "Examples:\n  scgan info data/pbmc_facs_2k.h5ad\n  scgan info filtered_feature_bc_matrix.h5\n  \
+                            scgan info sample/outs/filtered_feature_bc_matrix/ --json")]
+    Info {
+        /// Input: .h5ad, 10x .h5, a 10x Matrix Market folder, or a .csv/.tsv table.
+        input: PathBuf,
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Preprocess raw counts as the paper does and write an h5ad (X = counts, layers['normalized']).
+    #[command(after_help = "Examples:\n  scgan preprocess data/pbmc_facs_2k.h5ad --label-key cell_type --out prepared.h5ad\n  \
+                            scgan preprocess raw.h5ad --layer counts --hvg 2000 --split 0.1,0.2 --seed 0 --out prepared.h5ad\n  \
+                            scgan preprocess filtered_feature_bc_matrix.h5 --resolution 0.3 --out clustered.h5ad")]
+    Preprocess(PreprocessArgs),
+    /// Train scGAN or cscGAN (raw counts are preprocessed with the same flags as `scgan preprocess`).
+    #[command(after_help = "Examples:\n  scgan train data.h5ad --label-key cell_type --out runs/pbmc --time 20m\n  \
+                            scgan train data.h5ad --model scgan --steps 5000 --seed 1 --out runs/uncond\n  \
+                            scgan train --resume runs/pbmc --steps 20000")]
+    Train(Box<TrainArgs>),
+    /// Generate cells from a trained run, as integer counts (X) and normalised values (layers['normalized']).
+    #[command(after_help = "Examples:\n  scgan generate runs/pbmc --n 5000 --out generated.h5ad\n  \
+                            scgan generate runs/pbmc --cell-type \"CD56+ NK=2000\" --cell-type \"CD19+ B=500\" --out nk_b.h5ad")]
+    Generate(GenerateArgs),
+    /// Measure how realistic generated cells are (EVALUATION.md) and write an HTML report with pictures.
+    #[command(after_help = "Examples:\n  scgan evaluate --real test.h5ad --generated generated.h5ad --reference train.h5ad \\\n      \
+                            --label-key cell_type --run runs/pbmc --out report/")]
+    Evaluate(EvaluateArgs),
+    /// Measure whether cscGAN cells of a rare type help a classifier more than repeating its real cells.
+    #[command(after_help = "Examples:\n  scgan augment data.h5ad --label-key cell_type --rare \"CD56+ NK\" --time 100s --out augment/\n  \
+                            scgan augment pbmc.train.h5ad --test pbmc.test.h5ad --label-key cell_type --rare \"CD56+ NK\" \\\n      \
+                            --rare \"CD34+\" --fractions 0.1,0.01 --seeds 3 --steps 500 --out augment/")]
+    Augment(Box<AugmentArgs>),
+    /// Run the whole story on the embedded PBMC data set (no arguments, no network).
+    Demo {
+        /// Folder for everything the demo writes.
+        #[arg(long, default_value = "scgan-demo")]
+        out: PathBuf,
+        /// Training time, e.g. 3m or 90s.
+        #[arg(long, default_value = "3m", value_parser = parse_duration)]
+        time: f64,
+        /// Threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct ReadArgs {
+    /// Read this h5ad layer (e.g. `counts`) instead of X.
+    #[arg(long)]
+    pub(crate) layer: Option<String>,
+    /// CSV/TSV tables only: rows are genes and columns are cells.
+    #[arg(long)]
+    pub(crate) transpose: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct PreprocessArgs {
+    /// Input: .h5ad, 10x .h5, a 10x Matrix Market folder, or a .csv/.tsv table.
+    pub(crate) input: PathBuf,
+    /// Output .h5ad file.
+    #[arg(long, short)]
+    pub(crate) out: PathBuf,
+    #[command(flatten)]
+    pub(crate) read: ReadArgs,
+    #[command(flatten)]
+    pub(crate) preprocess: PreprocessFlags,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ModelArg {
+    Cscgan,
+    Scgan,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum CriticArg {
+    /// One output layer per class (the reference's default).
+    PerClass,
+    /// Miyato & Koyama's projection critic.
+    Projection,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum CountsArg {
+    /// Scale the profile to the library size and round each value up or down at random.
+    Rescale,
+    /// Draw the library size's counts multinomially from the profile.
+    Multinomial,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum CriticInputArg {
+    /// The library-size-normalised values (the paper).
+    Normalized,
+    /// ln(1 + x) of the normalised values, for real cells and fakes alike.
+    Log1p,
+}
+
+#[derive(Args)]
+pub(crate) struct TrainArgs {
+    /// Input counts (any format `scgan info` reads) or a file written by `scgan preprocess`.
+    #[arg(required_unless_present = "resume")]
+    pub(crate) input: Option<PathBuf>,
+    /// Run folder to create.
+    #[arg(long, short, required_unless_present = "resume")]
+    pub(crate) out: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["input", "out"])]
+    pub(crate) resume: Option<PathBuf>,
+    /// Settings to start from: `default` (the paper's network, trained with a log-scale critic and a higher
+    /// learning rate: more realistic cells per CPU minute, see BENCHMARKS.md) or `paper` (the published settings).
+    #[arg(long, default_value = "default")]
+    pub(crate) preset: String,
+    /// Network: conditional cscGAN (needs labels) or unconditional scGAN.
+    #[arg(long, value_enum)]
+    pub(crate) model: Option<ModelArg>,
+    /// cscGAN's critic output layer.
+    #[arg(long, value_enum)]
+    pub(crate) critic: Option<CriticArg>,
+    /// Stop after this many generator steps in total (paper: 1,000,000).
+    #[arg(long)]
+    pub(crate) steps: Option<u64>,
+    /// Stop after this much training time in this session, e.g. 20m, 90s, 1h30m.
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) time: Option<f64>,
+    /// Cells per minibatch.
+    #[arg(long)]
+    pub(crate) batch_size: Option<usize>,
+    /// Critic updates per generator update.
+    #[arg(long)]
+    pub(crate) critic_steps: Option<usize>,
+    /// Initial learning rate.
+    #[arg(long)]
+    pub(crate) learning_rate: Option<f32>,
+    /// Learning rate reached after --decay-steps.
+    #[arg(long)]
+    pub(crate) learning_rate_final: Option<f32>,
+    /// Steps of the exponential learning-rate decay.
+    #[arg(long)]
+    pub(crate) decay_steps: Option<u64>,
+    /// AMSGrad beta1.
+    #[arg(long)]
+    beta1: Option<f32>,
+    /// AMSGrad beta2.
+    #[arg(long)]
+    beta2: Option<f32>,
+    /// What the critic sees: the normalised values (paper) or their log1p.
+    #[arg(long, value_enum)]
+    pub(crate) critic_input: Option<CriticInputArg>,
+    /// Generate with a moving average of the generator's weights with this decay, e.g. 0.999 (0: none, the paper).
+    #[arg(long, value_name = "DECAY")]
+    pub(crate) generator_average: Option<f32>,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// Steps between validation figures (0: none).
+    #[arg(long)]
+    pub(crate) validation_every: Option<u64>,
+    /// Steps between checkpoints.
+    #[arg(long)]
+    pub(crate) checkpoint_every: Option<u64>,
+    /// Steps between lines of log.jsonl.
+    #[arg(long)]
+    pub(crate) log_every: Option<u64>,
+    /// Fraction of cells held out for validation when the input has no obs['split'].
+    #[arg(long, default_value_t = 0.1)]
+    pub(crate) validation_fraction: f64,
+    /// Testing aid: make the loss of this step NaN, to exercise divergence handling.
+    #[arg(long, hide = true)]
+    pub(crate) inject_nan_at: Option<u64>,
+    #[command(flatten)]
+    pub(crate) read: ReadArgs,
+    #[command(flatten)]
+    pub(crate) preprocess: PreprocessFlags,
+}
+
+impl TrainArgs {
+    /// Applies the flags given on top of `params` (a preset, or a resumed run's settings).
+    pub(crate) fn apply(&self, params: &mut TrainParams) {
+        if let Some(model) = self.model {
+            params.model = match model { ModelArg::Cscgan => ModelChoice::Cscgan, ModelArg::Scgan => ModelChoice::Scgan };
+        }
+        if let Some(critic) = self.critic {
+            params.conditional_critic = match critic {
+                CriticArg::PerClass => ConditionalCritic::PerClassOutput,
+                CriticArg::Projection => ConditionalCritic::Projection,
+            };
+        }
+        if let Some(input) = self.critic_input {
+            params.critic_input = match input {
+                CriticInputArg::Normalized => CriticInput::Normalized,
+                CriticInputArg::Log1p => CriticInput::Log1p,
+            };
+        }
+        if let Some(decay) = self.generator_average {
+            params.generator_average = (decay > 0.0).then_some(decay);
+        }
+        macro_rules! set {
+            ($($flag:ident => $field:expr),*) => { $( if let Some(v) = self.$flag { $field = v; } )* };
+        }
+        set!(steps => params.steps, batch_size => params.batch_size, critic_steps => params.critic_steps,
+             learning_rate => params.learning_rate, learning_rate_final => params.learning_rate_final,
+             decay_steps => params.decay_steps, beta1 => params.optimizer.beta1, beta2 => params.optimizer.beta2,
+             validation_every => params.validation_every, checkpoint_every => params.checkpoint_every,
+             log_every => params.log_every);
+        params.time_limit_seconds = self.time;
+        params.threads = self.threads.unwrap_or_else(default_threads);
+        params.inject_nan_at = self.inject_nan_at;
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct GenerateArgs {
+    /// A run folder written by `scgan train`.
+    pub(crate) run: PathBuf,
+    /// Number of cells, types in the training proportions.
+    #[arg(long, conflicts_with = "cell_type")]
+    pub(crate) n: Option<usize>,
+    /// NAME=N cells of one type (repeatable; NAME may contain spaces, +, / and =).
+    #[arg(long = "cell-type", value_name = "NAME=N")]
+    pub(crate) cell_type: Vec<String>,
+    /// Output .h5ad file.
+    #[arg(long, short)]
+    pub(crate) out: PathBuf,
+    /// Seed of the latent vectors, library sizes and counts.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Write the normalised values as X and skip count sampling.
+    #[arg(long)]
+    pub(crate) normalized_only: bool,
+    /// How counts are made from a generated profile and a library size drawn from the type's real ones:
+    /// `rescale` (scale and round at random) or `multinomial` (sample L counts from the profile).
+    #[arg(long, value_enum, default_value = "rescale", conflicts_with = "normalized_only")]
+    pub(crate) counts: CountsArg,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+}
+
+#[derive(Args)]
+pub(crate) struct EvaluateArgs {
+    /// Held-out real cells (e.g. the test split).
+    #[arg(long)]
+    pub(crate) real: PathBuf,
+    /// Generated cells.
+    #[arg(long)]
+    pub(crate) generated: PathBuf,
+    /// Other real cells for the real-vs-real control (e.g. the training split).
+    #[arg(long)]
+    pub(crate) reference: Option<PathBuf>,
+    /// obs column with the cell types, for the per-type figures.
+    #[arg(long)]
+    pub(crate) label_key: Option<String>,
+    /// A run folder: its loss curves go into the report.
+    #[arg(long)]
+    pub(crate) run: Option<PathBuf>,
+    /// Folder for index.html, metrics.json and the figures.
+    #[arg(long, short)]
+    pub(crate) out: PathBuf,
+    /// Cells compared per side.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) cells: usize,
+    /// Trees of the random forest.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) trees: usize,
+    /// Seed of the sampling, the forest and the pictures.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+}
+
+#[derive(Args)]
+pub(crate) struct AugmentArgs {
+    /// Labelled raw counts: the training cells when --test is given, otherwise all cells (split here, or by
+    /// their obs['split'] from `scgan preprocess --split`).
+    pub(crate) input: PathBuf,
+    /// A fixed test split (raw counts, same genes); without it, a stratified test split is held out of the input.
+    #[arg(long)]
+    pub(crate) test: Option<PathBuf>,
+    /// obs column with the cell types.
+    #[arg(long)]
+    pub(crate) label_key: String,
+    /// The rare cell type to study (repeat the flag for several).
+    #[arg(long, required = true)]
+    pub(crate) rare: Vec<String>,
+    /// Fractions of the rare type's training cells kept.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.1,0.05,0.01")]
+    pub(crate) fractions: Vec<f64>,
+    /// Number of seeds (0, 1, ..): downsampling, components, forests, networks.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) seeds: u64,
+    /// Cells added by upsampling and by augmentation (default: bring the rare type to the median type size).
+    #[arg(long)]
+    pub(crate) add: Option<usize>,
+    /// Trees of every random forest.
+    #[arg(long, default_value_t = 500)]
+    pub(crate) trees: usize,
+    /// Training budget of every cscGAN: generator steps.
+    #[arg(long)]
+    pub(crate) steps: Option<u64>,
+    /// Training budget of every cscGAN: time, e.g. 100s or 2m.
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) time: Option<f64>,
+    /// Fraction of the input held out as the test split when --test is not given.
+    #[arg(long, default_value_t = 0.2)]
+    pub(crate) test_fraction: f64,
+    /// Seed of that split.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) split_seed: u64,
+    /// Folder for index.html, results.csv, summary.csv, figures/ and work/ (the training runs).
+    #[arg(long, short)]
+    pub(crate) out: PathBuf,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+}
+
+pub(crate) fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Parses durations such as `20m`, `90s`, `1h30m`, `1.5h` or plain seconds into seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<f64, String> {
+    let bad = || format!("'{text}' is not a duration such as 20m, 90s, 1h30m");
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Ok(seconds);
+    }
+    let (mut total, mut number) = (0.0, String::new());
+    for c in text.chars() {
+        match c {
+            '0'..='9' | '.' => number.push(c),
+            'h' | 'm' | 's' => {
+                let value: f64 = number.parse().map_err(|_| bad())?;
+                total += value * match c { 'h' => 3600.0, 'm' => 60.0, _ => 1.0 };
+                number.clear();
+            }
+            _ => return Err(bad()),
+        }
+    }
+    if !number.is_empty() || total <= 0.0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// The preprocessing flags, shared by every command that preprocesses.
+#[derive(Args)]
+pub(crate) struct PreprocessFlags {
+    /// obs column with the cell types; without it the cells are clustered (Leiden) into obs['cluster'].
+    #[arg(long)]
+    pub(crate) label_key: Option<String>,
+    /// Remove cells with fewer expressed genes.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) min_genes: usize,
+    /// Remove genes expressed in fewer cells.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) min_cells: usize,
+    /// Library size every cell is normalised to (no log).
+    #[arg(long, default_value_t = preprocess::TARGET_SUM)]
+    pub(crate) target_sum: f64,
+    /// Keep only the N most variable genes (Seurat v3 on counts); default: keep all, as the paper.
+    #[arg(long, value_name = "N")]
+    pub(crate) hvg: Option<usize>,
+    /// Stratified split: validation fraction, optionally followed by a test fraction (e.g. 0.1,0.2).
+    #[arg(long, value_name = "VAL[,TEST]")]
+    pub(crate) split: Option<String>,
+    /// Seed of the split and the clustering (and, for `train`, of initialisation and sampling).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Leiden resolution when clustering (the paper's Louvain used 0.15).
+    #[arg(long, default_value_t = 0.15)]
+    pub(crate) resolution: f64,
+    /// Do not cluster when there is no --label-key.
+    #[arg(long)]
+    pub(crate) no_cluster: bool,
+    /// Refuse non-integer values instead of warning.
+    #[arg(long)]
+    pub(crate) require_counts: bool,
+}
+
+impl PreprocessFlags {
+    pub(crate) fn params(&self) -> anyhow::Result<PreprocessParams> {
+        let split = match &self.split {
+            None => None,
+            Some(text) => {
+                let parts: Vec<&str> = text.split(',').collect();
+                let parse = |s: &str| {
+                    s.trim().parse::<f64>().with_context(|| format!("--split {text}: '{s}' is not a number"))
+                };
+                let (validation, test) = match parts.as_slice() {
+                    [v] => (parse(v)?, 0.0),
+                    [v, t] => (parse(v)?, parse(t)?),
+                    _ => anyhow::bail!("--split {text}: expected VAL or VAL,TEST (fractions, e.g. 0.1,0.2)"),
+                };
+                Some(SplitParams { validation, test, seed: self.seed })
+            }
+        };
+        let cluster = (!self.no_cluster)
+            .then(|| ClusterParams { resolution: self.resolution, seed: self.seed, ..Default::default() });
+        Ok(PreprocessParams {
+            min_genes: self.min_genes,
+            min_cells: self.min_cells,
+            target_sum: self.target_sum,
+            n_top_genes: self.hvg,
+            label_key: self.label_key.clone(),
+            cluster,
+            split,
+            require_counts: self.require_counts,
+        })
+    }
+}
