@@ -3,7 +3,7 @@
 //! The schema written (checked against anndata 0.12 by the interop tests):
 //! - root: `encoding-type = anndata`, `encoding-version = 0.1.0`;
 //! - `X` and `layers/NAME`: `csr_matrix` groups with `data` (f32), `indices` (i32), `indptr` (i64) and an i64
-//!   `shape` attribute, deflate-compressed in chunks;
+//!   `shape` attribute, deflate-compressed (level 1) in chunks;
 //! - `obs`, `var`: `dataframe` groups with `_index` (a `string-array`) and `column-order`; categorical columns
 //!   as `categorical` groups (`codes` + `categories` + `ordered`), text as `string-array`, numbers as `array`,
 //!   booleans as HDF5 enums the way h5py stores `numpy.bool_`;
@@ -82,9 +82,13 @@ fn mark_dataset(dataset: &mut DatasetBuilder, encoding: &str, version: &str) {
 }
 
 /// Chunks and compresses a 1-D dataset of `len` elements (HDF5 cannot chunk an empty one).
+///
+/// Deflate level 1: the compression runs on one thread and was a quarter of the time of generating 100,000 cells
+/// at level 4; level 1 cut that run from 23.9 s to 17.2 s (both on a loaded machine) for a file 10% larger
+/// (109 MB against 99 MB).
 fn compress(dataset: &mut DatasetBuilder, len: usize) {
     if len > 0 {
-        dataset.with_chunks(&[CHUNK.min(len) as u64]).with_deflate(4);
+        dataset.with_chunks(&[CHUNK.min(len) as u64]).with_deflate(1);
     }
 }
 
