@@ -69,12 +69,21 @@ fn train_then_generate_counts_of_chosen_types() {
     assert!(names.contains("generator.dense1.weight") && names.contains("critic.out.weight"), "{names:?}");
     let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
     assert!(log.lines().count() >= 2 && log.contains("validation_mmd"), "{log}");
-    // The saved model is the best by the validation kNN AUROC, which the log holds beside the MMD.
-    let aurocs: Vec<f64> = log
+    // The saved model is the best by the validation kNN AUROC (the first of equals), which the log holds beside
+    // the MMD.
+    let validations: Vec<(u64, f64)> = log
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok()?["validation_knn_auroc"].as_f64())
+        .filter_map(|line| {
+            let entry = serde_json::from_str::<serde_json::Value>(line).ok()?;
+            Some((entry["step"].as_u64()?, entry["validation_knn_auroc"].as_f64()?))
+        })
         .collect();
-    assert!(!aurocs.is_empty() && aurocs.iter().all(|a| (0.0..=1.0).contains(a)), "{log}");
+    assert_eq!(validations.len(), 2, "{log}");
+    assert!(validations.iter().all(|(_, a)| (0.0..=1.0).contains(a)), "{log}");
+    let best = validations.iter().fold(validations[0], |best, &v| if v.1 < best.1 { v } else { best });
+    let (_, metadata) = load_tensors(&run.join("model.safetensors")).unwrap();
+    assert_eq!(metadata["step"], best.0.to_string());
+    assert_eq!(metadata["validation_knn_auroc"].parse::<f64>().unwrap(), best.1);
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["preset"], "default");
