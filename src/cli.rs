@@ -177,6 +177,10 @@ pub(crate) struct TrainArgs {
     /// Generate with a moving average of the generator's weights with this decay, e.g. 0.999 (0: none, the paper).
     #[arg(long, value_name = "DECAY")]
     pub(crate) generator_average: Option<f32>,
+    /// Show the critic generated cells rounded to counts at real library sizes, as generation outputs them
+    /// (gradients pass straight through the rounding).
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) count_rounding: Option<bool>,
     /// Threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -221,6 +225,9 @@ impl TrainArgs {
         }
         if let Some(decay) = self.generator_average {
             params.generator_average = (decay > 0.0).then_some(decay);
+        }
+        if let Some(rounding) = self.count_rounding {
+            params.count_rounding = rounding;
         }
         macro_rules! set {
             ($($flag:ident => $field:expr),*) => { $( if let Some(v) = self.$flag { $field = v; } )* };

@@ -9,7 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use scgan::engine::{CpuGan, CriticTerms, Network};
 use scgan::model::{
-    parameter_count, ConditionalCritic, CriticBatch, CriticInput, GanBackend, ModelConfig, ModelKind, OptimizerConfig,
+    parameter_count, ConditionalCritic, CountRounding, CriticBatch, CriticInput, GanBackend, ModelConfig, ModelKind,
+    OptimizerConfig,
 };
 
 const B: usize = 4;
@@ -333,6 +334,37 @@ fn log1p_critic_input_gradients_match_finite_differences() {
                 );
                 assert!(err < TOL, "{name} log1p generator: worst relative error {err:.2e}");
             }
+        }
+    }
+}
+
+/// Count rounding passes gradients straight through: the generator's gradient is that of the unrounded network
+/// evaluated at the rounded values. Rounding at an enormous library size changes the values by less than 1e-9
+/// relative, so there the gradient must equal the unrounded one (this checks the backward pass's bookkeeping: the
+/// logarithm at the rounded values, the LSN and the ReLU mask at the unrounded ones); at a realistic library size
+/// (10 counts per cell here) it must differ (the critic really sees other values). Finite differences cannot check rounding itself: it is
+/// piecewise constant.
+#[test]
+fn count_rounding_passes_gradients_straight_through() {
+    for critic_input in [CriticInput::Normalized, CriticInput::Log1p] {
+        for (name, kind) in kinds() {
+            let mut config = tiny(kind, 20_000.0);
+            config.critic_input = critic_input;
+            let inp = inputs(5, kind != ModelKind::Scgan, 20_000.0);
+            let gradient = |rounding: Option<CountRounding>| {
+                let mut net = network_from(config.clone(), 23);
+                net.set_count_rounding(rounding.as_ref());
+                let loss = net.generator_loss_and_gradients(&inp.z, &inp.labels);
+                assert!(loss.is_finite());
+                net.generator_params().grads().to_vec()
+            };
+            let plain = gradient(None);
+            let fine = gradient(Some(CountRounding { scales: vec![1e9; B], seed: 3 }));
+            let coarse = gradient(Some(CountRounding { scales: vec![5e-4; B], seed: 3 }));
+            let norm = plain.iter().map(|g| g * g).sum::<f64>().sqrt();
+            let distance = |a: &[f64]| a.iter().zip(&plain).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt() / norm;
+            assert!(distance(&fine) < 1e-6, "{name} {critic_input:?}: {:.2e}", distance(&fine));
+            assert!(distance(&coarse) > 1e-3, "{name} {critic_input:?}: {:.2e}", distance(&coarse));
         }
     }
 }

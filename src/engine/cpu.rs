@@ -1,7 +1,7 @@
 //! [`CpuGan`]: the CPU backend of [`GanBackend`], an f32 [`Network`].
 
 use super::network::Network;
-use crate::model::{CriticBatch, CriticStats, GanBackend, ModelConfig, NamedTensor, OptimizerConfig};
+use crate::model::{CountRounding, CriticBatch, CriticStats, GanBackend, ModelConfig, NamedTensor, OptimizerConfig};
 use crate::Result;
 
 /// The CPU backend: scGAN / cscGAN in f32 on faer, with its own thread pool.
@@ -72,6 +72,10 @@ impl GanBackend for CpuGan {
 
     fn state(&self) -> Vec<NamedTensor> {
         self.net.state()
+    }
+
+    fn set_count_rounding(&mut self, rounding: Option<&CountRounding>) {
+        self.net.set_count_rounding(rounding);
     }
 
     fn update_generator_average(&mut self) {

@@ -23,6 +23,16 @@ use super::params::{Init, ParamSet};
 use super::{ensure, for_each_row2, with_simd, Scalar};
 use crate::model::{CriticInput, ModelConfig};
 
+/// A uniform number in [0, 1) from `(seed, index)` (SplitMix64's finaliser): the rounding's randomness, the
+/// same for any thread count and cheap enough for one draw per generated value.
+fn uniform(seed: u64, index: u64) -> f64 {
+    let mut z = seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// Added to each cell's total before dividing, as the reference does.
 const LSN_EPS: f64 = 2.22e-16;
 
@@ -61,6 +71,14 @@ pub(crate) struct BnState<T> {
 /// Reused work buffers.
 #[derive(Debug, Default)]
 pub(crate) struct GeneratorWork<T> {
+    /// Count rounding of the training-mode forward passes (see [`crate::model::CountRounding`]): per-cell
+    /// `library size / model library size` (empty: no rounding) and the seed of the rounding.
+    pub rounding_scale: Vec<T>,
+    /// Seed of the rounding; the uniform of cell `i`, gene `j` is a hash of `(seed, i G + j)`.
+    pub rounding_seed: u64,
+    /// The LSN output before rounding, for the backward pass, and whether the last forward pass rounded.
+    unrounded: Vec<T>,
+    rounded: bool,
     xhat: Vec<Vec<T>>,
     h: Vec<Vec<T>>,
     mean: Vec<Vec<T>>,
@@ -208,7 +226,10 @@ impl GeneratorLayout {
         forward(out, h_last, &p[self.out_w.clone()], n, n_in, g, par);
         let bias = &p[self.out_b.clone()];
         let (lib, lsn_eps) = (T::from_f64(self.library_size), T::from_f64(LSN_EPS));
+        // Rounding comes between the LSN and the logarithm, so the LSN pass leaves the logarithm to it.
+        let rounding = train && ws.rounding_scale.len() >= n;
         let log_output = self.log_output;
+        let log_in_tail = log_output && !rounding;
         let tail = |row: &mut [T], scale: &mut T| {
             with_simd(
                 #[inline(always)]
@@ -222,7 +243,7 @@ impl GeneratorLayout {
                     *scale = c;
                 },
             );
-            if log_output {
+            if log_in_tail {
                 // zeros stay zeros, so only the expressed genes pay for the logarithm
                 row.iter_mut().filter(|x| **x > T::ZERO).for_each(|x| *x = x.ln_1p());
             }
@@ -231,6 +252,26 @@ impl GeneratorLayout {
         match par {
             Par::Seq => out.chunks_mut(g).zip(scales.iter_mut()).for_each(|(r, s)| tail(r, s)),
             _ => out.par_chunks_mut(g).zip(scales.par_iter_mut()).for_each(|(r, s)| tail(r, s)),
+        }
+        ws.rounded = rounding;
+        if rounding {
+            ensure(&mut ws.unrounded, n * g);
+            ws.unrounded[..n * g].copy_from_slice(out);
+            let (cell_scale, seed) = (&ws.rounding_scale[..n], ws.rounding_seed);
+            let round = |(i, row): (usize, &mut [T])| {
+                let s = cell_scale[i].to_f64();
+                for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
+                    let counts = (x.to_f64() * s + uniform(seed, (i * g + j) as u64)).floor();
+                    *x = T::from_f64(counts / s);
+                    if log_output && *x > T::ZERO {
+                        *x = x.ln_1p();
+                    }
+                }
+            };
+            match par {
+                Par::Seq => out.chunks_mut(g).enumerate().for_each(round),
+                _ => out.par_chunks_mut(g).enumerate().for_each(round),
+            }
         }
     }
 
@@ -256,31 +297,47 @@ impl GeneratorLayout {
         let scales = &ws.row_scale[..n];
         let gx = &mut gx[..n * g];
         let log_output = self.log_output;
-        // log1p (if any), LSN and output ReLU: gx becomes dL/do
-        for_each_row2(par, gx, g, &out[..n * g], g, |i, dx, x| {
-            with_simd(
-                #[inline(always)]
-                || {
-                    let sc = scales[i];
-                    let m = if log_output {
-                        // x holds y = ln(1 + x): dL/dx = dL/dy e^{-y}; the LSN term needs x = e^y - 1
-                        let mut m = T::ZERO;
-                        for (d, y) in dx.iter_mut().zip(x) {
-                            if *y > T::ZERO {
-                                *d *= (-*y).exp();
-                                m += *d * y.exp_m1();
+        if ws.rounded {
+            // Straight-through rounding: dL/dx is dL/dx~ of the rounded values x~ (through the logarithm of x~,
+            // if any); the LSN and the ReLU mask use the values before rounding.
+            let unrounded = &ws.unrounded[..n * g];
+            for_each_row2(par, gx, g, &out[..n * g], g, |i, dx, y| {
+                if log_output {
+                    dx.iter_mut().zip(y).filter(|(_, y)| **y > T::ZERO).for_each(|(d, y)| *d *= (-*y).exp());
+                }
+                let x = &unrounded[i * g..(i + 1) * g];
+                let m = dot(dx, x) * inv_lib;
+                for (d, xv) in dx.iter_mut().zip(x) {
+                    *d = if *xv > T::ZERO { scales[i] * (*d - m) } else { T::ZERO };
+                }
+            });
+        } else {
+            // log1p (if any), LSN and output ReLU: gx becomes dL/do
+            for_each_row2(par, gx, g, &out[..n * g], g, |i, dx, x| {
+                with_simd(
+                    #[inline(always)]
+                    || {
+                        let sc = scales[i];
+                        let m = if log_output {
+                            // x holds y = ln(1 + x): dL/dx = dL/dy e^{-y}; the LSN term needs x = e^y - 1
+                            let mut m = T::ZERO;
+                            for (d, y) in dx.iter_mut().zip(x) {
+                                if *y > T::ZERO {
+                                    *d *= (-*y).exp();
+                                    m += *d * y.exp_m1();
+                                }
                             }
+                            m * inv_lib
+                        } else {
+                            dot(dx, x) * inv_lib
+                        };
+                        for (d, xv) in dx.iter_mut().zip(x) {
+                            *d = if *xv > T::ZERO { sc * (*d - m) } else { T::ZERO };
                         }
-                        m * inv_lib
-                    } else {
-                        dot(dx, x) * inv_lib
-                    };
-                    for (d, xv) in dx.iter_mut().zip(x) {
-                        *d = if *xv > T::ZERO { sc * (*d - m) } else { T::ZERO };
-                    }
-                },
-            )
-        });
+                    },
+                )
+            });
+        }
         let layers = self.widths.len();
         let n_last = if layers == 0 { self.latent } else { self.widths[layers - 1] };
         let h_last: &[T] = if layers == 0 { z } else { &ws.h[layers - 1] };
@@ -325,4 +382,40 @@ fn two_ranges<T>(s: &mut [T], a: Range<usize>, b: Range<usize>) -> (&mut [T], &m
     debug_assert!(a.end <= b.start);
     let (lo, hi) = s.split_at_mut(b.start);
     (&mut lo[a], &mut hi[..b.end - b.start])
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    use super::*;
+    use crate::model::ModelKind;
+
+    /// With rounding, every value of a training-mode pass is a whole number of counts at its cell's library size;
+    /// inference passes are never rounded.
+    #[test]
+    fn rounded_cells_are_counts_at_their_library_size() {
+        let mut config = ModelConfig::paper(50, ModelKind::Scgan);
+        config.generator_layers = vec![16, 16];
+        config.latent_dim = 8;
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut params = ParamSet::<f64>::new();
+        let layout = GeneratorLayout::build(&config, &mut params, &mut rng);
+        let mut bn = layout.new_bn_state();
+        let n = 6;
+        let z: Vec<f64> = (0..n * 8).map(|_| StandardNormal.sample(&mut rng)).collect();
+        let scales = [0.01, 0.02, 0.05, 0.1, 0.5, 1.0];
+        let mut ws = GeneratorWork { rounding_scale: scales.to_vec(), rounding_seed: 9, ..Default::default() };
+        let mut out = vec![0.0; n * 50];
+        layout.forward(params.values(), &mut bn, &mut ws, &z, &[], &mut out, n, true, Par::Seq);
+        for (row, s) in out.chunks(50).zip(scales) {
+            assert!(row.iter().all(|&x| ((x * s) - (x * s).round()).abs() < 1e-9), "{row:?}");
+            let total: f64 = row.iter().sum::<f64>() * s;
+            assert!((total - 20_000.0 * s).abs() < 50.0, "{total} counts for {}", 20_000.0 * s);
+        }
+        let mut inferred = vec![0.0; n * 50];
+        layout.forward(params.values(), &mut bn, &mut ws, &z, &[], &mut inferred, n, false, Par::Seq);
+        assert!(inferred.chunks(50).all(|row| (row.iter().sum::<f64>() - 20_000.0).abs() < 1e-6));
+    }
 }

@@ -278,6 +278,16 @@ impl<T: Scalar> Network<T> {
         -total / b as f64
     }
 
+    /// Rounds the generated cells of the following training passes to counts (see
+    /// [`crate::model::CountRounding`]), or with `None` stops rounding.
+    pub fn set_count_rounding(&mut self, rounding: Option<&crate::model::CountRounding>) {
+        self.gen_ws.rounding_scale.clear();
+        if let Some(rounding) = rounding {
+            self.gen_ws.rounding_scale.extend(rounding.scales.iter().map(|&s| T::from_f32(s)));
+            self.gen_ws.rounding_seed = rounding.seed;
+        }
+    }
+
     /// One critic update (see [`crate::model::GanBackend::critic_step`]); returns the loss before the update.
     pub fn critic_step(&mut self, real: &[T], labels: &[u32], z: &[T], alpha: &[T], lr: f32) -> CriticLoss {
         self.run(|net| {
@@ -312,7 +322,8 @@ impl<T: Scalar> Network<T> {
             Par::Seq => average.iter_mut().zip(values).for_each(update),
             _ => {
                 use rayon::prelude::*;
-                let mut parallel = || average.par_iter_mut().zip(values.par_iter()).with_min_len(1 << 14).for_each(update);
+                let mut parallel =
+                    || average.par_iter_mut().zip(values.par_iter()).with_min_len(1 << 14).for_each(update);
                 match &self.pool {
                     Some(pool) => pool.install(parallel),
                     None => parallel(),

@@ -132,6 +132,20 @@ pub struct CriticBatch<'a> {
     pub alpha: &'a [f32],
 }
 
+/// Count rounding of the generated cells the critic sees in training (`--count-rounding`): each generated cell `i`
+/// is scaled to a real library size `L_i` (`scales[i] = L_i / library_size`), randomly rounded to integer counts
+/// (up with the probability of the fraction) and scaled back, so that the critic compares real counts with
+/// generated counts rather than with the generator's continuous profile. Gradients pass straight through the
+/// rounding (as if it were the identity). It applies to the generator's training-mode passes of the following
+/// critic and generator steps, whose batch size must be `scales.len()`; generation is never rounded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountRounding {
+    /// `L_i / library_size` for every generated cell of the batch.
+    pub scales: Vec<f32>,
+    /// Seed of the rounding's uniform numbers.
+    pub seed: u64,
+}
+
 /// What one critic update measured (before the update).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CriticStats {
@@ -184,6 +198,9 @@ pub trait GanBackend: Send {
 
     /// Replaces the non-trainable state, with the same rules over the names of [`GanBackend::state`].
     fn load_state(&mut self, tensors: &[NamedTensor]) -> crate::Result<()>;
+
+    /// Sets (or with `None` clears) the count rounding of the generated cells in the next training steps.
+    fn set_count_rounding(&mut self, rounding: Option<&CountRounding>);
 
     /// Moves the moving average of the generator's weights towards the current weights (call after every
     /// generator update); nothing without [`ModelConfig::generator_average`].

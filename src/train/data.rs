@@ -27,7 +27,8 @@ impl CellSet {
     /// Builds the set, scaling every cell to `library_size`. Cells with no counts get scale 0 (they cannot be
     /// normalised; preprocessing removes them).
     pub fn new(counts: CsrMatrix, labels: Vec<u32>, library_size: f32) -> Self {
-        let scale = counts.row_sums().iter().map(|&s| if s > 0.0 { (library_size as f64 / s) as f32 } else { 0.0 }).collect();
+        let scale =
+            counts.row_sums().iter().map(|&s| if s > 0.0 { (library_size as f64 / s) as f32 } else { 0.0 }).collect();
         CellSet { counts, scale, labels }
     }
 

@@ -27,7 +27,9 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{ConditionalCritic, CriticBatch, CriticInput, GanBackend, ModelConfig, OptimizerConfig};
+use crate::model::{
+    ConditionalCritic, CountRounding, CriticBatch, CriticInput, GanBackend, ModelConfig, OptimizerConfig,
+};
 use data::{CellSet, EpochSampler};
 use run::{save_checkpoint, save_model, LoopState, RunFolder};
 use validation::Validator;
@@ -71,6 +73,10 @@ pub struct TrainParams {
     /// Decay of the moving average of the generator's weights that generation uses (the paper: none).
     #[serde(default)]
     pub generator_average: Option<f32>,
+    /// Whether the critic sees the generated cells rounded to counts at real library sizes
+    /// ([`crate::model::CountRounding`]; the paper: no).
+    #[serde(default)]
+    pub count_rounding: bool,
     /// Seed of initialisation and of every random draw.
     pub seed: u64,
     /// Threads for the network engine.
@@ -102,6 +108,7 @@ impl TrainParams {
             optimizer: OptimizerConfig::default(),
             critic_input: CriticInput::Normalized,
             generator_average: None,
+            count_rounding: false,
             seed: 0,
             threads: 1,
             validation_every: 500,
@@ -222,6 +229,36 @@ pub fn train(
         })
         .collect();
 
+    // Library sizes of the training cells of every class, which rounded generated cells of that class draw from.
+    let library_pools: Vec<Vec<f32>> = if params.count_rounding {
+        let sizes = data.train.counts.row_sums();
+        let classes = data.class_proportions.len().max(1);
+        let mut pools = vec![Vec::new(); classes];
+        for (&label, &size) in data.train.labels.iter().zip(&sizes) {
+            pools[(label as usize).min(classes - 1)].push(size as f32 / config.library_size);
+        }
+        pools
+    } else {
+        Vec::new()
+    };
+    let set_rounding = |model: &mut dyn GanBackend, labels: &[u32], rng: &mut ChaCha8Rng| {
+        if library_pools.is_empty() {
+            return;
+        }
+        let scales = labels
+            .iter()
+            .map(|&label| {
+                let pool = &library_pools[(label as usize).min(library_pools.len() - 1)];
+                if pool.is_empty() {
+                    1.0
+                } else {
+                    pool[rng.random_range(0..pool.len())]
+                }
+            })
+            .collect();
+        model.set_count_rounding(Some(&CountRounding { scales, seed: rng.random() }));
+    };
+
     // Latent vectors on which an averaged generator's batch-norm statistics are measured: fixed, and drawn apart
     // from the training stream so that averaging does not change the training itself.
     let (standing_z, standing_labels) = standing_inputs(latent, &data.class_proportions, conditional, params.seed);
@@ -231,11 +268,8 @@ pub fn train(
     let mut z = vec![0f32; batch * latent];
     let mut alpha = vec![0f32; batch];
     let mut generated_labels = vec![0u32; batch];
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(run.log())
-        .map_err(|e| Error::io(run.log(), e))?;
+    let mut log =
+        std::fs::OpenOptions::new().create(true).append(true).open(run.log()).map_err(|e| Error::io(run.log(), e))?;
 
     let start = Instant::now();
     let session_start_step = state.step;
@@ -251,6 +285,7 @@ pub fn train(
             z.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut rng));
             alpha.iter_mut().for_each(|a| *a = rng.random::<f32>());
             let batch_labels: &[u32] = if conditional { &labels } else { &[] };
+            set_rounding(&mut *model, &labels, &mut rng);
             critic = model.critic_step(&CriticBatch { real: &real, labels: batch_labels, z: &z, alpha: &alpha }, lr);
         }
         z.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut rng));
@@ -259,6 +294,7 @@ pub fn train(
             *label = cumulative.iter().position(|&c| u < c).unwrap_or(cumulative.len() - 1) as u32;
         }
         let gen_labels: &[u32] = if conditional { &generated_labels } else { &[] };
+        set_rounding(&mut *model, &generated_labels, &mut rng);
         let mut generator_loss = model.generator_step(&z, gen_labels, lr);
         model.update_generator_average();
         state.step += 1;

@@ -216,7 +216,11 @@ pub fn load_model(run: &RunFolder, model: &mut dyn GanBackend) -> Result<u64> {
         match by_name.get(tensor.name.as_str()) {
             Some(saved) if saved.shape == tensor.shape => tensor.data.clone_from(&saved.data),
             _ => {
-                return Err(Error::format(run.model_state(), &tensor.name, "missing, or of another shape than the model's"))
+                return Err(Error::format(
+                    run.model_state(),
+                    &tensor.name,
+                    "missing, or of another shape than the model's",
+                ))
             }
         }
     }

@@ -219,7 +219,10 @@ pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Sessi
     if !run.config().exists() {
         return Err(Error::io(
             run.config(),
-            std::io::Error::new(std::io::ErrorKind::NotFound, "not a run folder (no config.json); start one with `scgan train INPUT --out FOLDER`"),
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "not a run folder (no config.json); start one with `scgan train INPUT --out FOLDER`",
+            ),
         ));
     }
     let mut config: RunConfig = read_json(&run.config())?;
@@ -263,7 +266,11 @@ pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Sessi
         return Err(Error::format(
             run.checkpoint(),
             "__metadata__.loop.position",
-            format!("is {} but the run has {} training cells: the checkpoint is damaged or from another run", state.position, data.train.len()),
+            format!(
+                "is {} but the run has {} training cells: the checkpoint is damaged or from another run",
+                state.position,
+                data.train.len()
+            ),
         ));
     }
     truncate_log(&run, state.step)?;
