@@ -212,21 +212,8 @@ impl Generator {
         } else {
             vec![every_cell.as_slice()]
         };
-        let class_of = |i: usize| if conditional { labels[i] as usize } else { 0 };
-        let mut library_sizes: Vec<f64> = (0..n_cells)
-            .map(|i| {
-                let pool = pools[class_of(i)];
-                if pool.is_empty() {
-                    config.library_size as f64
-                } else {
-                    pool[rng.random_range(0..pool.len())]
-                }
-            })
-            .collect();
-        for (k, pool) in pools.iter().enumerate() {
-            let cells: Vec<usize> = (0..n_cells).filter(|&i| class_of(i) == k).collect();
-            match_library_sizes(&normalized, &cells, &mut library_sizes, config.library_size as f64, pool);
-        }
+        let classes: Vec<usize> = (0..n_cells).map(|i| if conditional { labels[i] as usize } else { 0 }).collect();
+        let library_sizes = draw_library_sizes(&normalized, &classes, &pools, config.library_size as f64, &mut rng);
         let x = match params.counts {
             CountSampling::NormalizedOnly => normalized.clone(),
             CountSampling::Multinomial => sample_counts(&normalized, &library_sizes, params.seed),
@@ -267,6 +254,34 @@ impl Generator {
     }
 }
 
+/// A library size for every generated cell, drawn from its class's real library sizes (`pools[classes[i]]`;
+/// `total` when that pool is empty) and then handed out within each class by profile complexity
+/// ([`match_library_sizes`]).
+pub(crate) fn draw_library_sizes(
+    profiles: &CsrMatrix,
+    classes: &[usize],
+    pools: &[&[f64]],
+    total: f64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f64> {
+    let mut library_sizes: Vec<f64> = classes
+        .iter()
+        .map(|&k| {
+            let pool = pools[k];
+            if pool.is_empty() {
+                total
+            } else {
+                pool[rng.random_range(0..pool.len())]
+            }
+        })
+        .collect();
+    for (k, pool) in pools.iter().enumerate() {
+        let cells: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == k).collect();
+        match_library_sizes(profiles, &cells, &mut library_sizes, total, pool);
+    }
+    library_sizes
+}
+
 /// Hands the library sizes drawn for `cells` (one type) back out in the order of the cells' complexity, so that
 /// the cell whose profile has the most expressed genes gets the largest library: in real data the two go
 /// together (a count of 1 is `library_size / L` after normalisation, so a small library cannot show many genes).
@@ -291,7 +306,7 @@ fn match_library_sizes(profiles: &CsrMatrix, cells: &[usize], sizes: &mut [f64],
 
 /// `profile_i * library_sizes[i] / total`, randomly rounded (up with the probability of the fraction); each row
 /// with its own generator seeded by `(seed, row)`.
-fn rescale_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed: u64) -> CsrMatrix {
+pub(crate) fn rescale_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed: u64) -> CsrMatrix {
     map_rows(profiles, seed, |i, cols, values, rng| {
         let scale = library_sizes[i] / total;
         let (mut out_cols, mut out_values) = (Vec::new(), Vec::new());
