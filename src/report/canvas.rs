@@ -230,7 +230,12 @@ pub(crate) fn tick(v: f64) -> String {
     } else if a >= 1e-3 {
         trim(format!("{v:.4}"))
     } else {
-        format!("{v:.0e}")
+        // three significant digits: a slowly decaying learning rate (3e-4 to 2.94e-4) needs them
+        let text = format!("{v:.2e}");
+        match text.split_once('e') {
+            Some((mantissa, exponent)) => trim(mantissa.to_string()) + "e" + exponent,
+            None => text,
+        }
     }
 }
 
@@ -293,5 +298,8 @@ mod tests {
         assert_eq!(tick(450.0), "450");
         assert_eq!(tick(1500.0), "1.5k");
         assert_eq!(tick(-5000.0), "-5k");
+        assert_eq!(tick(2.97e-4), "2.97e-4");
+        assert_eq!(tick(2.9e-4), "2.9e-4");
+        assert_eq!(tick(3e-5), "3e-5");
     }
 }
