@@ -239,6 +239,22 @@ pub(crate) fn tick(v: f64) -> String {
     }
 }
 
+/// A tick label of `v` on an axis spanning `range`: [`tick`], unless the range is so narrow next to the values
+/// (a learning rate decaying from 3e-4 to 2.999e-4) that short labels would all read the same; then as many
+/// significant digits as tell the ticks apart.
+pub(crate) fn tick_within(v: f64, range: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || range <= 0.0 || range >= 0.01 * a {
+        return tick(v);
+    }
+    let digits = ((a / range).log10().ceil() as usize + 1).min(12);
+    let text = format!("{v:.*e}", digits - 1);
+    match text.split_once('e') {
+        Some((mantissa, exponent)) => trim(mantissa.to_string()) + "e" + exponent,
+        None => text,
+    }
+}
+
 fn trim(s: String) -> String {
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -301,5 +317,9 @@ mod tests {
         assert_eq!(tick(2.97e-4), "2.97e-4");
         assert_eq!(tick(2.9e-4), "2.9e-4");
         assert_eq!(tick(3e-5), "3e-5");
+        // a narrow axis keeps the digits that tell its ticks apart
+        assert_eq!(tick_within(2.9995e-4, 5e-8), "2.9995e-4");
+        assert_ne!(tick_within(2.9995e-4, 5e-8), tick_within(2.9990e-4, 5e-8));
+        assert_eq!(tick_within(0.25, 1.0), "0.25");
     }
 }

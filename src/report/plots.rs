@@ -274,7 +274,7 @@ fn curve_panel(
         .margin(10)
         .margin_top(0)
         .x_label_area_size(55)
-        .y_label_area_size(95)
+        .y_label_area_size(120)
         .build_cartesian_2d(x0..x1, (low - pad)..(high + pad))?;
     chart
         .configure_mesh()
@@ -285,7 +285,7 @@ fn curve_panel(
         .x_labels(6)
         .y_labels(6)
         .x_label_formatter(&|v| canvas::tick(*v))
-        .y_label_formatter(&|v| canvas::tick(*v))
+        .y_label_formatter(&|v| canvas::tick_within(*v, high - low + 2.0 * pad))
         .axis_desc_style(text(LABEL_SIZE))
         .label_style(text(TICK_SIZE))
         .draw()?;
