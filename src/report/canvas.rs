@@ -231,11 +231,16 @@ pub(crate) fn tick(v: f64) -> String {
         trim(format!("{v:.4}"))
     } else {
         // three significant digits: a slowly decaying learning rate (3e-4 to 2.94e-4) needs them
-        let text = format!("{v:.2e}");
-        match text.split_once('e') {
-            Some((mantissa, exponent)) => trim(mantissa.to_string()) + "e" + exponent,
-            None => text,
-        }
+        scientific(v, 3)
+    }
+}
+
+/// `v` in scientific notation with `digits` significant digits, trailing zeros of the mantissa dropped.
+fn scientific(v: f64, digits: usize) -> String {
+    let text = format!("{v:.*e}", digits.max(1) - 1);
+    match text.split_once('e') {
+        Some((mantissa, exponent)) => trim(mantissa.to_string()) + "e" + exponent,
+        None => text,
     }
 }
 
@@ -247,12 +252,7 @@ pub(crate) fn tick_within(v: f64, range: f64) -> String {
     if a == 0.0 || range <= 0.0 || range >= 0.01 * a {
         return tick(v);
     }
-    let digits = ((a / range).log10().ceil() as usize + 1).min(12);
-    let text = format!("{v:.*e}", digits - 1);
-    match text.split_once('e') {
-        Some((mantissa, exponent)) => trim(mantissa.to_string()) + "e" + exponent,
-        None => text,
-    }
+    scientific(v, ((a / range).log10().ceil() as usize + 1).min(12))
 }
 
 fn trim(s: String) -> String {

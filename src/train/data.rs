@@ -42,6 +42,17 @@ impl CellSet {
         self.len() == 0
     }
 
+    /// The library sizes (total counts) of the cells of every class, `n_classes` pools (at least one); a label
+    /// beyond them goes to the last pool.
+    pub fn library_sizes_by_class(&self, n_classes: usize) -> Vec<Vec<f64>> {
+        let mut pools = vec![Vec::new(); n_classes.max(1)];
+        let last = pools.len() - 1;
+        for (&label, size) in self.labels.iter().zip(self.counts.row_sums()) {
+            pools[(label as usize).min(last)].push(size);
+        }
+        pools
+    }
+
     /// Densifies and normalises `rows` into `out` (`rows.len() x n_genes`) and writes their labels.
     pub fn fill_batch(&self, rows: &[usize], out: &mut [f32], labels: &mut Vec<u32>) {
         let scale: Vec<f32> = rows.iter().map(|&i| self.scale[i]).collect();

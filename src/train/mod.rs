@@ -231,13 +231,8 @@ pub fn train(
 
     // Library sizes of the training cells of every class, which rounded generated cells of that class draw from.
     let library_pools: Vec<Vec<f32>> = if params.count_rounding {
-        let sizes = data.train.counts.row_sums();
-        let classes = data.class_proportions.len().max(1);
-        let mut pools = vec![Vec::new(); classes];
-        for (&label, &size) in data.train.labels.iter().zip(&sizes) {
-            pools[(label as usize).min(classes - 1)].push(size as f32 / config.library_size);
-        }
-        pools
+        let pools = data.train.library_sizes_by_class(data.class_proportions.len());
+        pools.iter().map(|pool| pool.iter().map(|&size| size as f32 / config.library_size).collect()).collect()
     } else {
         Vec::new()
     };

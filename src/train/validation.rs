@@ -100,10 +100,7 @@ impl Validator {
         let z = (0..GENERATED_SETS * n * latent_dim).map(|_| StandardNormal.sample(&mut rng)).collect();
         let labels = rows.iter().map(|&i| validation.labels[i]).collect();
         let classes = train.labels.iter().chain(&validation.labels).map(|&l| l as usize + 1).max().unwrap_or(1);
-        let mut pools = vec![Vec::new(); classes];
-        for (&label, size) in train.labels.iter().zip(train.counts.row_sums()) {
-            pools[label as usize].push(size);
-        }
+        let pools = train.library_sizes_by_class(classes);
         Ok(Validator { pools, library_size: library_size as f64, seed, pca, reference, median_distance, z, labels })
     }
 
