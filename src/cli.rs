@@ -181,6 +181,10 @@ pub(crate) struct TrainArgs {
     /// (gradients pass straight through the rounding).
     #[arg(long, value_name = "BOOL")]
     pub(crate) count_rounding: Option<bool>,
+    /// Show the critic Poisson counts drawn from the generated cells at real library sizes, so that the generator
+    /// learns expected profiles and generation samples counts from them (multinomially).
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) count_sampling: Option<bool>,
     /// Threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -229,6 +233,9 @@ impl TrainArgs {
         if let Some(rounding) = self.count_rounding {
             params.count_rounding = rounding;
         }
+        if let Some(sampling) = self.count_sampling {
+            params.count_sampling = sampling;
+        }
         macro_rules! set {
             ($($flag:ident => $field:expr),*) => { $( if let Some(v) = self.$flag { $field = v; } )* };
         }
@@ -263,9 +270,10 @@ pub(crate) struct GenerateArgs {
     #[arg(long)]
     pub(crate) normalized_only: bool,
     /// How counts are made from a generated profile and a library size drawn from the type's real ones:
-    /// `rescale` (scale and round at random) or `multinomial` (sample L counts from the profile).
-    #[arg(long, value_enum, default_value = "rescale", conflicts_with = "normalized_only")]
-    pub(crate) counts: CountsArg,
+    /// `rescale` (scale and round at random) or `multinomial` (sample L counts from the profile). Default: what
+    /// the run was trained for (`multinomial` after `--count-sampling true`, else `rescale`).
+    #[arg(long, value_enum, conflicts_with = "normalized_only")]
+    pub(crate) counts: Option<CountsArg>,
     /// Threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::evaluate::EvaluateParams;
 use crate::pipeline::{evaluate_and_report, Assessment};
-use crate::generate::{CellCounts, CountSampling, GenerateParams, Generator};
+use crate::generate::{CellCounts, GenerateParams, Generator};
 use crate::preprocess::{self, PreprocessParams, SplitParams, Summary};
 use crate::train::{self, presets, setup, Progress, TrainOutcome};
 use crate::{io, CountMatrix};
@@ -119,7 +119,7 @@ pub fn run(params: &DemoParams, progress: Progress<'_>) -> Result<DemoOutcome> {
         generator.generate(&GenerateParams {
             cells: CellCounts::PerType(cells),
             seed,
-            counts: CountSampling::Rescale,
+            counts: generator.trained_counts(),
             threads: params.threads,
         })
     };

@@ -59,12 +59,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 CellCounts::PerType(args.cell_type.iter().map(|t| generate::parse_type_count(t)).collect::<Result<_, _>>()?)
             };
+            let mut generator = Generator::load(&args.run, args.threads.unwrap_or_else(default_threads))?;
             let counts = match (args.normalized_only, args.counts) {
                 (true, _) => CountSampling::NormalizedOnly,
-                (false, CountsArg::Rescale) => CountSampling::Rescale,
-                (false, CountsArg::Multinomial) => CountSampling::Multinomial,
+                (false, None) => generator.trained_counts(),
+                (false, Some(CountsArg::Rescale)) => CountSampling::Rescale,
+                (false, Some(CountsArg::Multinomial)) => CountSampling::Multinomial,
             };
-            let mut generator = Generator::load(&args.run, args.threads.unwrap_or_else(default_threads))?;
             let params = GenerateParams { cells, seed: args.seed, counts, threads: args.threads.unwrap_or_else(default_threads) };
             let cells = generator.generate(&params)?;
             io::write_h5ad(&cells, &args.out)?;

@@ -117,7 +117,8 @@ fn sigkill_at_random_moments_then_resume() {
                 done <= kept + CHECKPOINT_EVERY,
                 "killed after {delay:?} at step {done}: the checkpoint is from step {kept}, more than one interval lost"
             ),
-            None => assert!(done < CHECKPOINT_EVERY, "no checkpoint although step {done} was reached"),
+            // the log line of a checkpoint step is written before the checkpoint: a kill between them leaves it logged
+            None => assert!(done <= CHECKPOINT_EVERY, "no checkpoint although step {done} was reached"),
         }
     }
     assert!(kills >= 2, "only {kills} of 4 runs were still going when their kill came");

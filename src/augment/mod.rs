@@ -57,7 +57,7 @@ use crate::data::{Column, CountMatrix, CsrMatrix};
 use crate::error::{Error, Result};
 use crate::evaluate::forest::{mix_seed, ForestParams, RandomForest};
 use crate::evaluate::prepare::{fit_pca, pcs_rows, permutation, project, select, TARGET_SUM};
-use crate::generate::{CellCounts, CountSampling, GenerateParams, Generator};
+use crate::generate::{CellCounts, GenerateParams, Generator};
 use crate::io::{self, ReadOptions};
 use crate::pca::log_normalize;
 use crate::preprocess::{split, PreprocessParams, SplitParams};
@@ -489,7 +489,7 @@ impl Run<'_> {
         let generated = generator.generate(&GenerateParams {
             cells: CellCounts::PerType(vec![(self.rare.to_string(), self.n_added)]),
             seed: self.seed,
-            counts: CountSampling::Rescale,
+            counts: generator.trained_counts(),
             threads: train_params.threads,
         })?;
         if generated.var_names() != downsampled.var_names() {

@@ -33,6 +33,32 @@ fn uniform(seed: u64, index: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// A draw of `Poisson(mean)` from the uniform numbers of `(seed, index)`: by inversion of the distribution
+/// function below a mean of 30 (one uniform, about `mean` steps), and from the normal approximation with a
+/// continuity correction above it (skewness `1/sqrt(mean)` <= 0.18 there). Hand-written because the draw must be
+/// a pure function of `(seed, index)` for results that do not depend on the thread count, which rand_distr's
+/// `Poisson` (a stateful generator per draw) would make costly.
+fn poisson(mean: f64, seed: u64, index: u64) -> f64 {
+    if mean <= 0.0 {
+        return 0.0;
+    }
+    let u = uniform(seed, index);
+    if mean < 30.0 {
+        let (mut k, mut p) = (0.0, (-mean).exp());
+        let mut cdf = p;
+        while u > cdf && k < 1000.0 {
+            k += 1.0;
+            p *= mean / k;
+            cdf += p;
+        }
+        k
+    } else {
+        let v = uniform(seed ^ 0x5eed_0f_9a55, index);
+        let normal = (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+        (mean + mean.sqrt() * normal + 0.5).floor().max(0.0)
+    }
+}
+
 /// Added to each cell's total before dividing, as the reference does.
 const LSN_EPS: f64 = 2.22e-16;
 
@@ -76,6 +102,8 @@ pub(crate) struct GeneratorWork<T> {
     pub rounding_scale: Vec<T>,
     /// Seed of the rounding; the uniform of cell `i`, gene `j` is a hash of `(seed, i G + j)`.
     pub rounding_seed: u64,
+    /// Poisson draws instead of rounding, each cell normalised by its drawn total.
+    pub rounding_poisson: bool,
     /// The LSN output before rounding, for the backward pass, and whether the last forward pass rounded.
     unrounded: Vec<T>,
     rounded: bool,
@@ -258,6 +286,23 @@ impl GeneratorLayout {
             ensure(&mut ws.unrounded, n * g);
             ws.unrounded[..n * g].copy_from_slice(out);
             let (cell_scale, seed) = (&ws.rounding_scale[..n], ws.rounding_seed);
+            let library_size = self.library_size;
+            let draw = |(i, row): (usize, &mut [T])| {
+                let s = cell_scale[i].to_f64();
+                let mut total = 0.0;
+                for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
+                    let counts = poisson(x.to_f64() * s, seed, (i * g + j) as u64);
+                    total += counts;
+                    *x = T::from_f64(counts);
+                }
+                let c = if total > 0.0 { T::from_f64(library_size / total) } else { T::ZERO };
+                for x in row.iter_mut().filter(|x| **x > T::ZERO) {
+                    *x *= c;
+                    if log_output {
+                        *x = x.ln_1p();
+                    }
+                }
+            };
             let round = |(i, row): (usize, &mut [T])| {
                 let s = cell_scale[i].to_f64();
                 for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
@@ -268,9 +313,11 @@ impl GeneratorLayout {
                     }
                 }
             };
-            match par {
-                Par::Seq => out.chunks_mut(g).enumerate().for_each(round),
-                _ => out.par_chunks_mut(g).enumerate().for_each(round),
+            match (par, ws.rounding_poisson) {
+                (Par::Seq, false) => out.chunks_mut(g).enumerate().for_each(round),
+                (Par::Seq, true) => out.chunks_mut(g).enumerate().for_each(draw),
+                (_, false) => out.par_chunks_mut(g).enumerate().for_each(round),
+                (_, true) => out.par_chunks_mut(g).enumerate().for_each(draw),
             }
         }
     }
@@ -417,5 +464,48 @@ mod tests {
         let mut inferred = vec![0.0; n * 50];
         layout.forward(params.values(), &mut bn, &mut ws, &z, &[], &mut inferred, n, false, Par::Seq);
         assert!(inferred.chunks(50).all(|row| (row.iter().sum::<f64>() - 20_000.0).abs() < 1e-6));
+    }
+
+    /// With Poisson sampling, every cell is a whole number of counts normalised by its own drawn total: its values
+    /// sum to the model's library size and are multiples of the smallest one's count unit.
+    #[test]
+    fn sampled_cells_are_counts_normalised_by_their_total() {
+        let mut config = ModelConfig::paper(50, ModelKind::Scgan);
+        config.generator_layers = vec![16, 16];
+        config.latent_dim = 8;
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut params = ParamSet::<f64>::new();
+        let layout = GeneratorLayout::build(&config, &mut params, &mut rng);
+        let mut bn = layout.new_bn_state();
+        let n = 4;
+        let z: Vec<f64> = (0..n * 8).map(|_| StandardNormal.sample(&mut rng)).collect();
+        let scales = vec![0.02, 0.05, 0.1, 1.0];
+        let mut ws =
+            GeneratorWork { rounding_scale: scales, rounding_seed: 9, rounding_poisson: true, ..Default::default() };
+        let mut out = vec![0.0; n * 50];
+        layout.forward(params.values(), &mut bn, &mut ws, &z, &[], &mut out, n, true, Par::Seq);
+        for (row, s) in out.chunks(50).zip(&ws.rounding_scale) {
+            assert!((row.iter().sum::<f64>() - 20_000.0).abs() < 1e-6, "{row:?}");
+            // the drawn total T makes every value x T / 20,000 a whole count; it is near the library size asked for
+            let whole =
+                |total: f64| row.iter().all(|x| (x * total / 20_000.0 - (x * total / 20_000.0).round()).abs() < 1e-6);
+            let total = (1..40_000).map(f64::from).find(|&t| whole(t)).expect("no total makes the values counts");
+            assert!(total <= 20_000.0 * s * 1.5, "total {total} for a library size of {}", 20_000.0 * s);
+        }
+    }
+
+    /// The Poisson draws have the mean and variance of the distribution, below and above the switch to the
+    /// normal approximation.
+    #[test]
+    fn poisson_draws_have_their_mean_and_variance() {
+        for mean in [0.05, 0.7, 4.0, 29.0, 31.0, 400.0] {
+            let draws: Vec<f64> = (0..40_000).map(|i| poisson(mean, 77, i)).collect();
+            let m = draws.iter().sum::<f64>() / draws.len() as f64;
+            let v = draws.iter().map(|d| (d - m).powi(2)).sum::<f64>() / draws.len() as f64;
+            assert!(draws.iter().all(|d| *d >= 0.0 && d.fract() == 0.0));
+            let se = (mean / draws.len() as f64).sqrt();
+            assert!((m - mean).abs() < 5.0 * se, "mean {m} for Poisson({mean})");
+            assert!((v / mean - 1.0).abs() < 0.06, "variance {v} for Poisson({mean})");
+        }
     }
 }

@@ -285,6 +285,7 @@ impl<T: Scalar> Network<T> {
         if let Some(rounding) = rounding {
             self.gen_ws.rounding_scale.extend(rounding.scales.iter().map(|&s| T::from_f32(s)));
             self.gen_ws.rounding_seed = rounding.seed;
+            self.gen_ws.rounding_poisson = rounding.poisson;
         }
     }
 

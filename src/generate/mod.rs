@@ -103,6 +103,16 @@ pub struct Generator {
 }
 
 impl Generator {
+    /// How this run's counts are made unless asked otherwise: multinomial draws for a model trained with count
+    /// sampling (it learnt expected profiles), rescaling otherwise (it learnt observed cells, noise included).
+    pub fn trained_counts(&self) -> CountSampling {
+        if self.config.train.count_sampling {
+            CountSampling::Multinomial
+        } else {
+            CountSampling::Rescale
+        }
+    }
+
     /// Loads the run in `folder` (its `model.safetensors`, the best weights by validation).
     pub fn load(folder: &Path, threads: usize) -> Result<Generator> {
         let run = RunFolder::new(folder);
@@ -213,7 +223,9 @@ impl Generator {
             vec![every_cell.as_slice()]
         };
         let classes: Vec<usize> = (0..n_cells).map(|i| if conditional { labels[i] as usize } else { 0 }).collect();
-        let library_sizes = draw_library_sizes(&normalized, &classes, &pools, config.library_size as f64, &mut rng);
+        let match_complexity = !self.config.train.count_sampling;
+        let library_sizes =
+            draw_library_sizes(&normalized, &classes, &pools, config.library_size as f64, match_complexity, &mut rng);
         let x = match params.counts {
             CountSampling::NormalizedOnly => normalized.clone(),
             CountSampling::Multinomial => sample_counts(&normalized, &library_sizes, params.seed),
@@ -255,13 +267,16 @@ impl Generator {
 }
 
 /// A library size for every generated cell, drawn from its class's real library sizes (`pools[classes[i]]`;
-/// `total` when that pool is empty) and then handed out within each class by profile complexity
-/// ([`match_library_sizes`]).
+/// `total` when that pool is empty) and then, with `match_complexity`, handed out within each class by profile
+/// complexity ([`match_library_sizes`]). A model trained with count sampling saw its cells at library sizes drawn
+/// at random, so it is generated the same way: its profiles are expected values, whose complexity says nothing
+/// of the depth.
 pub(crate) fn draw_library_sizes(
     profiles: &CsrMatrix,
     classes: &[usize],
     pools: &[&[f64]],
     total: f64,
+    match_complexity: bool,
     rng: &mut ChaCha8Rng,
 ) -> Vec<f64> {
     let mut library_sizes: Vec<f64> = classes
@@ -275,6 +290,9 @@ pub(crate) fn draw_library_sizes(
             }
         })
         .collect();
+    if !match_complexity {
+        return library_sizes;
+    }
     for (k, pool) in pools.iter().enumerate() {
         let cells: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == k).collect();
         match_library_sizes(profiles, &cells, &mut library_sizes, total, pool);
@@ -344,7 +362,7 @@ fn map_rows(
 
 /// Draws `Multinomial(library_sizes[i], profile_i / total)` for every row, as sequential binomials over the
 /// row's non-zero genes; each row with its own generator seeded by `(seed, row)`.
-fn sample_counts(profiles: &CsrMatrix, library_sizes: &[f64], seed: u64) -> CsrMatrix {
+pub(crate) fn sample_counts(profiles: &CsrMatrix, library_sizes: &[f64], seed: u64) -> CsrMatrix {
     map_rows(profiles, seed, |i, cols, values, rng| {
         let mut remaining = library_sizes[i].round().max(0.0) as u64;
         let mut mass: f64 = values.iter().map(|&v| v as f64).sum();

@@ -138,12 +138,19 @@ pub struct CriticBatch<'a> {
 /// generated counts rather than with the generator's continuous profile. Gradients pass straight through the
 /// rounding (as if it were the identity). It applies to the generator's training-mode passes of the following
 /// critic and generator steps, whose batch size must be `scales.len()`; generation is never rounded.
+///
+/// With `poisson` (`--count-sampling`) the counts are drawn instead: `k_ij ~ Poisson(x_ij L_i / library_size)`,
+/// and the cell is normalised by its drawn total, exactly as a real cell of `sum_j k_ij` counts is. The
+/// generator then learns the *expected* profile of a cell and the sampling noise comes from the draw, as in
+/// count models (scVI); generation draws `Multinomial(L, profile)` to match.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountRounding {
     /// `L_i / library_size` for every generated cell of the batch.
     pub scales: Vec<f32>,
     /// Seed of the rounding's uniform numbers.
     pub seed: u64,
+    /// Draw Poisson counts rather than round.
+    pub poisson: bool,
 }
 
 /// What one critic update measured (before the update).

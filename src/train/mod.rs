@@ -77,6 +77,10 @@ pub struct TrainParams {
     /// ([`crate::model::CountRounding`]; the paper: no).
     #[serde(default)]
     pub count_rounding: bool,
+    /// Whether the critic sees Poisson counts drawn from the generated cells at real library sizes, so that the
+    /// generator learns expected profiles ([`crate::model::CountRounding::poisson`]; the paper: no).
+    #[serde(default)]
+    pub count_sampling: bool,
     /// Seed of initialisation and of every random draw.
     pub seed: u64,
     /// Threads for the network engine.
@@ -109,6 +113,7 @@ impl TrainParams {
             critic_input: CriticInput::Normalized,
             generator_average: None,
             count_rounding: false,
+            count_sampling: false,
             seed: 0,
             threads: 1,
             validation_every: 500,
@@ -133,6 +138,9 @@ impl TrainParams {
             if !(0.0..1.0).contains(&decay) {
                 return Err(Error::parameter("--generator-average", format!("decay {decay} is not in [0, 1)")));
             }
+        }
+        if self.count_rounding && self.count_sampling {
+            return Err(Error::parameter("--count-sampling", "cannot be combined with --count-rounding"));
         }
         if let Some(t) = self.time_limit_seconds {
             positive("--time", t > 0.0 && t.is_finite())?;
@@ -213,7 +221,7 @@ pub fn train(
     let conditional = config.n_classes() > 0;
     let (n_genes, latent, batch) = (config.n_genes, config.latent_dim, params.batch_size);
     let validator = if data.validation.len() >= 2 && params.validation_every > 0 {
-        Some(Validator::new(&data.train, &data.validation, latent, config.library_size, params.seed)?)
+        Some(Validator::new(&data.train, &data.validation, latent, config.library_size, params)?)
     } else {
         None
     };
@@ -230,7 +238,7 @@ pub fn train(
         .collect();
 
     // Library sizes of the training cells of every class, which rounded generated cells of that class draw from.
-    let library_pools: Vec<Vec<f32>> = if params.count_rounding {
+    let library_pools: Vec<Vec<f32>> = if params.count_rounding || params.count_sampling {
         let pools = data.train.library_sizes_by_class(data.class_proportions.len());
         pools.iter().map(|pool| pool.iter().map(|&size| size as f32 / config.library_size).collect()).collect()
     } else {
@@ -251,7 +259,7 @@ pub fn train(
                 }
             })
             .collect();
-        model.set_count_rounding(Some(&CountRounding { scales, seed: rng.random() }));
+        model.set_count_rounding(Some(&CountRounding { scales, seed: rng.random(), poisson: params.count_sampling }));
     };
 
     // Latent vectors on which an averaged generator's batch-norm statistics are measured: fixed, and drawn apart
