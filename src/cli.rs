@@ -185,6 +185,10 @@ pub(crate) struct TrainArgs {
     /// learns expected profiles and generation samples counts from them (multinomially).
     #[arg(long, value_name = "BOOL")]
     pub(crate) count_sampling: Option<bool>,
+    /// Add learnt per-gene noise before the generator's output ReLU (scale `generator.out.noise_scale`, starting
+    /// at 0), so that which weakly expressed genes a cell shows can vary gene by gene.
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) output_noise: Option<bool>,
     /// Threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -235,6 +239,9 @@ impl TrainArgs {
         }
         if let Some(sampling) = self.count_sampling {
             params.count_sampling = sampling;
+        }
+        if let Some(noise) = self.output_noise {
+            params.output_noise = noise;
         }
         macro_rules! set {
             ($($flag:ident => $field:expr),*) => { $( if let Some(v) = self.$flag { $field = v; } )* };

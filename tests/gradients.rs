@@ -291,6 +291,45 @@ fn generator_loss_gradient_matches_finite_differences() {
     }
 }
 
+/// The per-gene output noise: its scale's gradient (and every other generator gradient through it) against finite
+/// differences, with the noise a fixed function of the latent vectors; and the same latent vector always gets the
+/// same noise, so generation stays a function of `(z, labels)`.
+#[test]
+fn output_noise_gradients_match_finite_differences() {
+    for critic_input in [CriticInput::Normalized, CriticInput::Log1p] {
+        for (name, kind) in kinds() {
+            let mut config = tiny(kind, 20_000.0);
+            config.critic_input = critic_input;
+            config.output_noise = true;
+            let mut net = network_from(config.clone(), 29);
+            let inp = inputs(11, kind != ModelKind::Scgan, 20_000.0);
+            let l0 = net.generator_loss_and_gradients(&inp.z, &inp.labels);
+            assert!(l0.is_finite());
+            let grads = net.generator_params().grads().to_vec();
+            let cell = std::cell::RefCell::new(&mut net);
+            let err = check(
+                &format!("{name} generator with output noise ({critic_input:?})"),
+                &grads,
+                |i| cell.borrow().generator_params().values()[i],
+                |i, v| cell.borrow_mut().generator_params_mut().values_mut()[i] = v,
+                || cell.borrow_mut().generator_loss_and_gradients(&inp.z, &inp.labels),
+            );
+            assert!(err < TOL, "{name}: worst relative error {err:.2e}");
+            let set = net.generator_params();
+            let scale = set.entries().iter().find(|e| e.name == "generator.out.noise_scale").expect("noise scale");
+            assert!(set.grads()[scale.range()].iter().any(|g| *g != 0.0), "{name}: the noise scale gets no gradient");
+            // the noise really changes the cells, and is the same for the same latent vectors
+            let mut quiet = network_from(ModelConfig { output_noise: false, ..config.clone() }, 29);
+            let (mut a, mut b, mut c) = (vec![0.0; B * G], vec![0.0; B * G], vec![0.0; B * G]);
+            net.generate(&inp.z, &inp.labels, &mut a);
+            net.generate(&inp.z, &inp.labels, &mut b);
+            quiet.generate(&inp.z, &inp.labels, &mut c);
+            assert_eq!(a, b);
+            assert_ne!(a, c);
+        }
+    }
+}
+
 /// The log1p critic input: the critic's gradient (penalty included) and the generator's, through `ln(1 + x)`.
 #[test]
 fn log1p_critic_input_gradients_match_finite_differences() {
@@ -376,6 +415,11 @@ fn count_rounding_passes_gradients_straight_through() {
 fn parameter_counts_match_the_spec() {
     for g in [50, 300] {
         let mut configs = vec![(ModelConfig::paper(g, ModelKind::Scgan), 1_349_121 + 2_049 * g)];
+        // the output noise adds one scale per gene
+        configs.push((
+            ModelConfig { output_noise: true, ..ModelConfig::paper(g, ModelKind::Scgan) },
+            1_349_121 + 2_050 * g,
+        ));
         for k in [2, 5] {
             let per = ModelKind::Cscgan { n_classes: k, critic: ConditionalCritic::PerClassOutput };
             configs.push((ModelConfig::paper(g, per), 1_345_280 + 3_841 * k + 2_049 * g));

@@ -59,6 +59,21 @@ fn poisson(mean: f64, seed: u64, index: u64) -> f64 {
     }
 }
 
+/// A seed from the bits of one cell's latent vector: the cell's output noise is a function of its latent vector,
+/// so that generation stays a function of `(z, labels)` and the trainer keeps owning every random draw.
+fn latent_hash<T: Scalar>(z: &[T]) -> u64 {
+    z.iter().fold(0x6e6f_6973_65u64, |h, v| {
+        let bits = v.to_f64().to_bits();
+        (h ^ bits).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
+    })
+}
+
+/// A standard normal number from `(seed, index)` (Box-Muller on two hashed uniforms).
+fn standard_normal(seed: u64, index: u64) -> f64 {
+    let (u, v) = (uniform(seed, 2 * index), uniform(seed, 2 * index + 1));
+    (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
 /// Added to each cell's total before dividing, as the reference does.
 const LSN_EPS: f64 = 2.22e-16;
 
@@ -78,6 +93,8 @@ pub(crate) struct GeneratorLayout {
     beta: Vec<Range<usize>>,
     out_w: Range<usize>,
     out_b: Range<usize>,
+    /// Scale of the per-gene output noise ([`ModelConfig::output_noise`]).
+    out_noise: Option<Range<usize>>,
     library_size: f64,
     eps: f64,
     decay: f64,
@@ -107,6 +124,8 @@ pub(crate) struct GeneratorWork<T> {
     /// The LSN output before rounding, for the backward pass, and whether the last forward pass rounded.
     unrounded: Vec<T>,
     rounded: bool,
+    /// The output noise `e_ij` of the last forward pass.
+    noise: Vec<T>,
     xhat: Vec<Vec<T>>,
     h: Vec<Vec<T>>,
     mean: Vec<Vec<T>>,
@@ -138,6 +157,8 @@ impl GeneratorLayout {
         let init = Init::VarianceScaling { fan_in: n_in, fan_out: g };
         let out_w = params.push("generator.out.weight".into(), vec![n_in, g], init, rng);
         let out_b = params.push("generator.out.bias".into(), vec![g], Init::Zeros, rng);
+        let out_noise =
+            cfg.output_noise.then(|| params.push("generator.out.noise_scale".into(), vec![g], Init::Zeros, rng));
         GeneratorLayout {
             latent: cfg.latent_dim,
             widths: cfg.generator_layers.clone(),
@@ -148,6 +169,7 @@ impl GeneratorLayout {
             beta,
             out_w,
             out_b,
+            out_noise,
             library_size: cfg.library_size as f64,
             eps: cfg.bn_epsilon as f64,
             decay: cfg.bn_decay as f64,
@@ -252,6 +274,23 @@ impl GeneratorLayout {
         let h_last: &[T] = if self.widths.is_empty() { z } else { &ws.h[self.widths.len() - 1] };
         let out = &mut out[..n * g];
         forward(out, h_last, &p[self.out_w.clone()], n, n_in, g, par);
+        if let Some(noise_scale) = &self.out_noise {
+            ensure(&mut ws.noise, n * g);
+            let noise_scale = &p[noise_scale.clone()];
+            let latent = self.latent;
+            let add = |(i, (row, noise)): (usize, (&mut [T], &mut [T]))| {
+                let seed = latent_hash(&z[i * latent..(i + 1) * latent]);
+                for (j, ((y, e), s)) in row.iter_mut().zip(noise.iter_mut()).zip(noise_scale).enumerate() {
+                    *e = T::from_f64(standard_normal(seed, j as u64));
+                    *y += *s * *e;
+                }
+            };
+            let noise = &mut ws.noise[..n * g];
+            match par {
+                Par::Seq => out.chunks_mut(g).zip(noise.chunks_mut(g)).enumerate().for_each(add),
+                _ => out.par_chunks_mut(g).zip(noise.par_chunks_mut(g)).enumerate().for_each(add),
+            }
+        }
         let bias = &p[self.out_b.clone()];
         let (lib, lsn_eps) = (T::from_f64(self.library_size), T::from_f64(LSN_EPS));
         // Rounding comes between the LSN and the logarithm, so the LSN pass leaves the logarithm to it.
@@ -390,6 +429,13 @@ impl GeneratorLayout {
         let h_last: &[T] = if layers == 0 { z } else { &ws.h[layers - 1] };
         backward_weight(&mut grads[self.out_w.clone()], h_last, gx, n, n_last, g, false, par);
         column_sums(&mut grads[self.out_b.clone()], gx);
+        if let Some(noise_scale) = &self.out_noise {
+            let dscale = &mut grads[noise_scale.clone()];
+            dscale.fill(T::ZERO);
+            for (dx, e) in gx.chunks(g).zip(ws.noise.chunks(g)).take(n) {
+                dscale.iter_mut().zip(dx).zip(e).for_each(|((d, dx), e)| *d += *dx * *e);
+            }
+        }
         if layers == 0 {
             return;
         }

@@ -72,6 +72,13 @@ pub struct ModelConfig {
     /// (Yazici et al. 2019); `None` (the paper): generate with the trained weights themselves.
     #[serde(default)]
     pub generator_average: Option<f32>,
+    /// Per-gene noise before the generator's output ReLU (`--output-noise`): `y_ij + s_j e_ij` with a learnt scale
+    /// `s_j` (`generator.out.noise_scale`, initially 0) and `e_ij ~ N(0, 1)` drawn from a hash of cell `i`'s
+    /// latent vector, as StyleGAN's noise inputs. It lets the generator make the independent, gene-by-gene
+    /// randomness of which weakly expressed genes a cell shows, which a 128-dimensional latent vector cannot
+    /// (the paper: none).
+    #[serde(default)]
+    pub output_noise: bool,
 }
 
 impl ModelConfig {
@@ -89,6 +96,7 @@ impl ModelConfig {
             kind,
             critic_input: CriticInput::Normalized,
             generator_average: None,
+            output_noise: false,
         }
     }
 
@@ -235,6 +243,9 @@ pub fn parameter_count(config: &ModelConfig) -> usize {
         n_in = w;
     }
     total += n_in * g + g;
+    if config.output_noise {
+        total += g;
+    }
     // critic: linear layers with bias, then the output layer
     let mut n_in = g;
     for &w in &config.critic_layers {

@@ -81,6 +81,10 @@ pub struct TrainParams {
     /// generator learns expected profiles ([`crate::model::CountRounding::poisson`]; the paper: no).
     #[serde(default)]
     pub count_sampling: bool,
+    /// Learnt per-gene noise before the generator's output ReLU ([`crate::model::ModelConfig::output_noise`];
+    /// the paper: no).
+    #[serde(default)]
+    pub output_noise: bool,
     /// Seed of initialisation and of every random draw.
     pub seed: u64,
     /// Threads for the network engine.
@@ -114,6 +118,7 @@ impl TrainParams {
             generator_average: None,
             count_rounding: false,
             count_sampling: false,
+            output_noise: false,
             seed: 0,
             threads: 1,
             validation_every: 500,

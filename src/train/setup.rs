@@ -192,6 +192,7 @@ pub fn start(
     let mut model_config = ModelConfig::paper(description.genes.len(), kind);
     model_config.critic_input = params.critic_input;
     model_config.generator_average = params.generator_average;
+    model_config.output_noise = params.output_noise;
     let model = build_model(&model_config, &params)?;
     let config = RunConfig {
         scgan_version: crate::VERSION.to_string(),
