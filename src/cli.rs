@@ -113,6 +113,8 @@ pub(crate) enum CountsArg {
     Rescale,
     /// Draw the library size's counts multinomially from the profile.
     Multinomial,
+    /// Rescale, with every gene the generator expressed given at least one count (the library size kept).
+    Detected,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -277,8 +279,9 @@ pub(crate) struct GenerateArgs {
     #[arg(long)]
     pub(crate) normalized_only: bool,
     /// How counts are made from a generated profile and a library size drawn from the type's real ones:
-    /// `rescale` (scale and round at random) or `multinomial` (sample L counts from the profile). Default: what
-    /// the run was trained for (`multinomial` after `--count-sampling true`, else `rescale`).
+    /// `detected` (rescale, every expressed gene at least one count), `rescale` (scale and round at random) or
+    /// `multinomial` (sample L counts from the profile). Default: what the run was trained for (`multinomial`
+    /// after `--count-sampling true`, else `detected`).
     #[arg(long, value_enum, conflicts_with = "normalized_only")]
     pub(crate) counts: Option<CountsArg>,
     /// Threads (default: all cores).

@@ -2,10 +2,14 @@
 //!
 //! The generator outputs, for every cell, a profile normalised to the model's library size (20,000): the LSN
 //! layer makes every cell sum to it. To give cells realistic totals, each generated cell of type `t` draws a
-//! library size `L` from the real library sizes of type `t`'s training cells (kept in the run's `data.json`) and
-//! its counts are sampled **multinomially**: `counts ~ Multinomial(L, profile / 20,000)`. Multinomial rather than
-//! Poisson because it reproduces the drawn total exactly, so the generated library-size distribution *is* the
-//! real one (Poisson would add its own variance to every total). `--normalized-only` skips the sampling.
+//! library size `L` from the real library sizes of type `t`'s training cells (kept in the run's `data.json`), and
+//! the profile is turned into `L` counts ([`CountSampling`]). By default every gene the generator expressed keeps
+//! at least one count and the others share the rest of `L` by rescaling (`detected`): the generator learnt
+//! normalised *observed* cells, whose zeros say which genes were detected, so sampling again would add the
+//! sampling noise a second time, and plain rescaling with random rounding loses the genes it put below one count
+//! (BENCHMARKS.md, "Session 4"). A model trained with `--count-sampling` learnt expected profiles instead; its
+//! counts are drawn `Multinomial(L, profile / 20,000)`, which reproduces the drawn total exactly.
+//! `--normalized-only` skips counts.
 //!
 //! Cells are generated in batches in inference mode (batch norm with running statistics), so a cell does not
 //! depend on its batch. Every cell's sampling uses its own generator seeded by `(seed, cell)`, so the result does
@@ -44,6 +48,11 @@ pub enum CountSampling {
     /// fraction (so the expected count is the scaled value). The generator learnt normalised *observed* cells,
     /// sampling noise included; multinomial sampling adds a second round of that noise, rescaling does not.
     Rescale,
+    /// As `Rescale`, but every gene the generator expressed is detected: genes below one count get exactly one and
+    /// the rest of the library is shared among the others by rescaling, so the total is still `L`. The
+    /// generator's zeros decide which genes a cell shows (it learnt them from the zeros of real cells: its
+    /// detection rates match theirs), while rounding at random loses the genes it put below one count.
+    Detected,
     /// No counts: `X` holds the normalised profiles.
     NormalizedOnly,
 }
@@ -103,14 +112,9 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// How this run's counts are made unless asked otherwise: multinomial draws for a model trained with count
-    /// sampling (it learnt expected profiles), rescaling otherwise (it learnt observed cells, noise included).
+    /// How this run's counts are made unless asked otherwise (see [`trained_counts`]).
     pub fn trained_counts(&self) -> CountSampling {
-        if self.config.train.count_sampling {
-            CountSampling::Multinomial
-        } else {
-            CountSampling::Rescale
-        }
+        trained_counts(self.config.train.count_sampling)
     }
 
     /// Loads the run in `folder` (its `model.safetensors`, the best weights by validation).
@@ -228,10 +232,7 @@ impl Generator {
             draw_library_sizes(&normalized, &classes, &pools, config.library_size as f64, match_complexity, &mut rng);
         let x = match params.counts {
             CountSampling::NormalizedOnly => normalized.clone(),
-            CountSampling::Multinomial => sample_counts(&normalized, &library_sizes, params.seed),
-            CountSampling::Rescale => {
-                rescale_counts(&normalized, &library_sizes, config.library_size as f64, params.seed)
-            }
+            counts => make_counts(&normalized, &library_sizes, config.library_size as f64, counts, params.seed),
         };
 
         let mut obs = Frame::new((0..n_cells).map(|i| format!("generated-{i}")).collect());
@@ -322,15 +323,57 @@ fn match_library_sizes(profiles: &CsrMatrix, cells: &[usize], sizes: &mut [f64],
     }
 }
 
-/// `profile_i * library_sizes[i] / total`, randomly rounded (up with the probability of the fraction); each row
-/// with its own generator seeded by `(seed, row)`.
-pub(crate) fn rescale_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed: u64) -> CsrMatrix {
+/// How a model's counts are made unless asked otherwise: multinomial draws for a model trained with count
+/// sampling (it learnt expected profiles), rescaling with every expressed gene detected otherwise (it learnt
+/// observed cells, noise included).
+pub fn trained_counts(count_sampling: bool) -> CountSampling {
+    if count_sampling {
+        CountSampling::Multinomial
+    } else {
+        CountSampling::Detected
+    }
+}
+
+/// Integer counts from profiles normalised to `total`, at the given library sizes, by `method` (not
+/// [`CountSampling::NormalizedOnly`], which has none: it returns the profiles).
+pub(crate) fn make_counts(
+    profiles: &CsrMatrix,
+    library_sizes: &[f64],
+    total: f64,
+    method: CountSampling,
+    seed: u64,
+) -> CsrMatrix {
+    match method {
+        CountSampling::Multinomial => sample_counts(profiles, library_sizes, seed),
+        CountSampling::Rescale => rescale_counts(profiles, library_sizes, total, seed),
+        CountSampling::Detected => detected_counts(profiles, library_sizes, total, seed),
+        CountSampling::NormalizedOnly => profiles.clone(),
+    }
+}
+
+/// [`CountSampling::Detected`]: genes below one count at the cell's library size get one count, the others
+/// `profile * (L - ones) / (their profile total)`, randomly rounded. A cell with more expressed genes than `L`
+/// counts (which no real cell has) is rescaled instead.
+fn detected_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed: u64) -> CsrMatrix {
     map_rows(profiles, seed, |i, cols, values, rng| {
-        let scale = library_sizes[i] / total;
+        let one_count = total / library_sizes[i].max(1.0);
+        let (mut ones, mut large_mass) = (0.0, 0.0);
+        for &v in values.iter().filter(|&&v| v > 0.0) {
+            if (v as f64) < one_count {
+                ones += 1.0;
+            } else {
+                large_mass += v as f64;
+            }
+        }
+        let rest = library_sizes[i] - ones;
+        let factor = if rest >= 1.0 && large_mass > 0.0 {
+            rest / large_mass
+        } else {
+            return rescale_row(cols, values, library_sizes[i] / total, rng);
+        };
         let (mut out_cols, mut out_values) = (Vec::new(), Vec::new());
-        for (&j, &v) in cols.iter().zip(values) {
-            let y = v as f64 * scale;
-            let k = y.floor() + f64::from(rng.random::<f64>() < y - y.floor());
+        for (&j, &v) in cols.iter().zip(values).filter(|(_, &v)| v > 0.0) {
+            let k = if (v as f64) < one_count { 1.0 } else { random_round(v as f64 * factor, rng) };
             if k > 0.0 {
                 out_cols.push(j);
                 out_values.push(k as f32);
@@ -338,6 +381,30 @@ pub(crate) fn rescale_counts(profiles: &CsrMatrix, library_sizes: &[f64], total:
         }
         (out_cols, out_values)
     })
+}
+
+/// `y` rounded up with the probability of its fraction, down otherwise (so that its expected value is `y`).
+fn random_round(y: f64, rng: &mut ChaCha8Rng) -> f64 {
+    y.floor() + f64::from(rng.random::<f64>() < y - y.floor())
+}
+
+/// One row of [`rescale_counts`].
+fn rescale_row(cols: &[u32], values: &[f32], scale: f64, rng: &mut ChaCha8Rng) -> (Vec<u32>, Vec<f32>) {
+    let (mut out_cols, mut out_values) = (Vec::new(), Vec::new());
+    for (&j, &v) in cols.iter().zip(values) {
+        let k = random_round(v as f64 * scale, rng);
+        if k > 0.0 {
+            out_cols.push(j);
+            out_values.push(k as f32);
+        }
+    }
+    (out_cols, out_values)
+}
+
+/// `profile_i * library_sizes[i] / total`, randomly rounded (up with the probability of the fraction); each row
+/// with its own generator seeded by `(seed, row)`.
+pub(crate) fn rescale_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed: u64) -> CsrMatrix {
+    map_rows(profiles, seed, |i, cols, values, rng| rescale_row(cols, values, library_sizes[i] / total, rng))
 }
 
 /// Builds a matrix of the same shape row by row, in parallel, each row with its own generator seeded by
@@ -425,6 +492,28 @@ mod tests {
         assert_eq!(mean(0), 500.0);
         assert!((mean(2) - 199.5).abs() < 0.05, "{}", mean(2));
         assert!((mean(3) - 0.5).abs() < 0.05, "{}", mean(3));
+    }
+
+    /// Every expressed gene keeps at least one count, the library size is kept, and the genes above one count
+    /// share the rest in proportion to the profile.
+    #[test]
+    fn detected_counts_keep_every_expressed_gene_and_the_library_size() {
+        // at L = 100 one count is 200: genes 2 and 3 are below it
+        let profile = CsrMatrix::from_dense(&[12_000.0, 7_840.0, 150.0, 10.0, 0.0], 5);
+        let n = 2_000;
+        let stacked = CsrMatrix::vstack(&vec![profile; n], 5);
+        let counts = detected_counts(&stacked, &vec![100.0; n], 20_000.0, 5);
+        let mean = |j: usize| (0..n).map(|i| counts.get(i, j) as f64).sum::<f64>() / n as f64;
+        for i in 0..n {
+            assert_eq!((counts.get(i, 2), counts.get(i, 3), counts.get(i, 4)), (1.0, 1.0, 0.0));
+        }
+        // 98 counts left for genes 0 and 1, in the ratio 12,000 : 7,840; the totals are 100 on average
+        assert!((mean(0) - 98.0 * 12_000.0 / 19_840.0).abs() < 0.05, "{}", mean(0));
+        assert!((counts.row_sums().iter().sum::<f64>() / n as f64 - 100.0).abs() < 0.05);
+        // more expressed genes than counts: rescaled instead, so the library size still holds on average
+        let crowded = CsrMatrix::from_dense(&[5_000.0, 5_000.0, 5_000.0, 5_000.0], 4);
+        let counts = detected_counts(&crowded, &[2.0], 20_000.0, 1);
+        assert!(counts.row_sums()[0] <= 4.0);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::data::CsrMatrix;
 use crate::error::Result;
 use crate::evaluate::classify::{cross_validated_auroc, stratified_folds, Classifier};
 use crate::evaluate::mmd::{median_pairwise_distance, mmd_with_median};
-use crate::generate::{draw_library_sizes, rescale_counts, sample_counts};
+use crate::generate::{draw_library_sizes, make_counts, trained_counts, CountSampling};
 use crate::model::GanBackend;
 use crate::pca::{log_normalize, Pca, PcaParams, PcaSolver};
 
@@ -58,9 +58,11 @@ pub struct Validator {
     /// Library sizes of the training cells of every class (one pool without classes).
     pools: Vec<Vec<f64>>,
     library_size: f64,
-    /// Counts are drawn multinomially at library sizes drawn at random (a model trained with count sampling), not
-    /// rescaled at sizes matched to complexity: as `generate` makes them by default.
+    /// Whether the model was trained with count sampling: its cells get library sizes drawn at random, not matched
+    /// to complexity, as `generate` gives them.
     sampled: bool,
+    /// How counts are made from the generated profiles: as `generate` makes them by default.
+    counts: CountSampling,
     seed: u64,
     pca: Pca,
     reference: Vec<f64>,
@@ -116,6 +118,7 @@ impl Validator {
             pools,
             library_size: library_size as f64,
             sampled,
+            counts: trained_counts(sampled),
             seed,
             pca,
             reference,
@@ -148,11 +151,7 @@ impl Validator {
             let set_seed = self.seed ^ 0xc0_7e75 ^ set as u64;
             let mut rng = ChaCha8Rng::seed_from_u64(set_seed);
             let sizes = draw_library_sizes(&profiles, &classes, &pools, self.library_size, !self.sampled, &mut rng);
-            let counts = if self.sampled {
-                sample_counts(&profiles, &sizes, set_seed)
-            } else {
-                rescale_counts(&profiles, &sizes, self.library_size, set_seed)
-            };
+            let counts = make_counts(&profiles, &sizes, self.library_size, self.counts, set_seed);
             let projected = project(&self.pca, &log_normalize(&counts, self.library_size));
             if set == 0 {
                 mmd = mmd_with_median(&self.reference, &projected, dim, self.median_distance).unbiased;
