@@ -3,11 +3,11 @@
 # cell-type proportions, and evaluate them against the test split with the training split as the control.
 #
 #   bench/realism.sh RUN DATA_PREFIX [COUNTS] [SEED]
-#   e.g. bench/realism.sh runs/q ../shared/data/pbmc_facs_2k rescale 0
+#   e.g. bench/realism.sh runs/q ../shared/data/pbmc_facs_2k detected 0   (COUNTS: detected, rescale, multinomial, normalized)
 #
 # Prints one line: run, counts, RF AUROC, kNN AUROC, MMD ratio, SCC of gene means, KS library size, worst type.
 set -euo pipefail
-RUN=$1; DATA=$2; COUNTS=${3:-multinomial}; SEED=${4:-0}
+RUN=$1; DATA=$2; COUNTS=${3:-detected}; SEED=${4:-0}
 SCGAN=${SCGAN:-target/release/scgan}
 LABEL=${LABEL:-cell_type}
 THREADS=${THREADS:-2}

@@ -11,6 +11,6 @@ RUN=${RUN:-runs/$PRESET-$STEPS-$(basename "$DATA")}
 mkdir -p "$(dirname "$RUN")"
 "$SCGAN" train "$DATA.train.h5ad" --label-key "${LABEL:-cell_type}" --preset "$PRESET" --steps "$STEPS" \
     --threads "$THREADS" --out "$RUN" "$@" > "$RUN.train.log" 2>&1 || { cat "$RUN.train.log"; exit 1; }
-for counts in ${COUNTS:-rescale}; do
+for counts in ${COUNTS:-detected}; do
     SCGAN=$SCGAN "$(dirname "$0")/realism.sh" "$RUN" "$DATA" "$counts"
 done
