@@ -261,6 +261,21 @@ fn penalty_gradient_matches_finite_differences_and_has_second_order_terms() {
     }
 }
 
+/// Worst relative error of the generator's gradients on `inp` against finite differences of its loss.
+fn generator_check(net: &mut Network<f64>, inp: &Inputs, label: &str) -> f64 {
+    let l0 = net.generator_loss_and_gradients(&inp.z, &inp.labels);
+    assert!(l0.is_finite());
+    let grads = net.generator_params().grads().to_vec();
+    let cell = std::cell::RefCell::new(net);
+    check(
+        label,
+        &grads,
+        |i| cell.borrow().generator_params().values()[i],
+        |i, v| cell.borrow_mut().generator_params_mut().values_mut()[i] = v,
+        || cell.borrow_mut().generator_loss_and_gradients(&inp.z, &inp.labels),
+    )
+}
+
 #[test]
 fn generator_loss_gradient_matches_finite_differences() {
     for (library_size, sparse) in [(10.0, false), (10.0, true), (20_000.0, false)] {
@@ -269,17 +284,7 @@ fn generator_loss_gradient_matches_finite_differences() {
             net.set_sparse_limit(if sparse { 1.0 } else { -1.0 });
             let name = &format!("{name}{}", if sparse { " [sparse fakes]" } else { "" });
             let inp = inputs(7, kind != ModelKind::Scgan, library_size as f64);
-            let l0 = net.generator_loss_and_gradients(&inp.z, &inp.labels);
-            assert!(l0.is_finite());
-            let grads = net.generator_params().grads().to_vec();
-            let cell = std::cell::RefCell::new(&mut net);
-            let err = check(
-                &format!("{name} generator (library size {library_size})"),
-                &grads,
-                |i| cell.borrow().generator_params().values()[i],
-                |i, v| cell.borrow_mut().generator_params_mut().values_mut()[i] = v,
-                || cell.borrow_mut().generator_loss_and_gradients(&inp.z, &inp.labels),
-            );
+            let err = generator_check(&mut net, &inp, &format!("{name} generator (library size {library_size})"));
             assert!(err < TOL, "{name}: worst relative error {err:.2e}");
             println!("  exact zeros: {}", zero_report(net.generator_params()));
             let set = net.generator_params();
@@ -303,17 +308,8 @@ fn output_noise_gradients_match_finite_differences() {
             config.output_noise = true;
             let mut net = network_from(config.clone(), 29);
             let inp = inputs(11, kind != ModelKind::Scgan, 20_000.0);
-            let l0 = net.generator_loss_and_gradients(&inp.z, &inp.labels);
-            assert!(l0.is_finite());
-            let grads = net.generator_params().grads().to_vec();
-            let cell = std::cell::RefCell::new(&mut net);
-            let err = check(
-                &format!("{name} generator with output noise ({critic_input:?})"),
-                &grads,
-                |i| cell.borrow().generator_params().values()[i],
-                |i, v| cell.borrow_mut().generator_params_mut().values_mut()[i] = v,
-                || cell.borrow_mut().generator_loss_and_gradients(&inp.z, &inp.labels),
-            );
+            let err =
+                generator_check(&mut net, &inp, &format!("{name} generator with output noise ({critic_input:?})"));
             assert!(err < TOL, "{name}: worst relative error {err:.2e}");
             let set = net.generator_params();
             let scale = set.entries().iter().find(|e| e.name == "generator.out.noise_scale").expect("noise scale");

@@ -485,19 +485,25 @@ mod tests {
     use super::*;
     use crate::model::ModelKind;
 
-    /// With rounding, every value of a training-mode pass is a whole number of counts at its cell's library size;
-    /// inference passes are never rounded.
-    #[test]
-    fn rounded_cells_are_counts_at_their_library_size() {
+    /// A small scGAN generator (50 genes, latent dimension 8) with its running statistics, and `n` latent vectors.
+    fn tiny_generator(n: usize) -> (GeneratorLayout, ParamSet<f64>, BnState<f64>, Vec<f64>) {
         let mut config = ModelConfig::paper(50, ModelKind::Scgan);
         config.generator_layers = vec![16, 16];
         config.latent_dim = 8;
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut params = ParamSet::<f64>::new();
         let layout = GeneratorLayout::build(&config, &mut params, &mut rng);
-        let mut bn = layout.new_bn_state();
+        let bn = layout.new_bn_state();
+        let z = (0..n * 8).map(|_| StandardNormal.sample(&mut rng)).collect();
+        (layout, params, bn, z)
+    }
+
+    /// With rounding, every value of a training-mode pass is a whole number of counts at its cell's library size;
+    /// inference passes are never rounded.
+    #[test]
+    fn rounded_cells_are_counts_at_their_library_size() {
         let n = 6;
-        let z: Vec<f64> = (0..n * 8).map(|_| StandardNormal.sample(&mut rng)).collect();
+        let (layout, params, mut bn, z) = tiny_generator(n);
         let scales = [0.01, 0.02, 0.05, 0.1, 0.5, 1.0];
         let mut ws = GeneratorWork { rounding_scale: scales.to_vec(), rounding_seed: 9, ..Default::default() };
         let mut out = vec![0.0; n * 50];
@@ -516,15 +522,8 @@ mod tests {
     /// sum to the model's library size and are multiples of the smallest one's count unit.
     #[test]
     fn sampled_cells_are_counts_normalised_by_their_total() {
-        let mut config = ModelConfig::paper(50, ModelKind::Scgan);
-        config.generator_layers = vec![16, 16];
-        config.latent_dim = 8;
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut params = ParamSet::<f64>::new();
-        let layout = GeneratorLayout::build(&config, &mut params, &mut rng);
-        let mut bn = layout.new_bn_state();
         let n = 4;
-        let z: Vec<f64> = (0..n * 8).map(|_| StandardNormal.sample(&mut rng)).collect();
+        let (layout, params, mut bn, z) = tiny_generator(n);
         let scales = vec![0.02, 0.05, 0.1, 1.0];
         let mut ws =
             GeneratorWork { rounding_scale: scales, rounding_seed: 9, rounding_poisson: true, ..Default::default() };
