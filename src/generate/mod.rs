@@ -57,7 +57,7 @@ pub enum CountSampling {
     NormalizedOnly,
 }
 
-/// Settings of [`generate`].
+/// Settings of [`Generator::generate`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerateParams {
     /// How many cells of which types.
