@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use super::batchnorm::{self, Running};
 use super::linear::{backward_input, backward_weight, column_sums, dot, forward, sum};
 use super::params::{Init, ParamSet};
-use super::{ensure, for_each_row2, with_simd, Scalar};
+use super::{ensure, for_each_row, for_each_row2, with_simd, Scalar};
 use crate::model::{CriticInput, ModelConfig};
 
 /// A uniform number in [0, 1) from `(seed, index)` (SplitMix64's finaliser): the rounding's randomness, the
@@ -53,8 +53,7 @@ fn poisson(mean: f64, seed: u64, index: u64) -> f64 {
         }
         k
     } else {
-        let v = uniform(seed ^ 0x5eed_0f_9a55, index);
-        let normal = (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+        let normal = box_muller(u, uniform(seed ^ 0x5eed_0f_9a55, index));
         (mean + mean.sqrt() * normal + 0.5).floor().max(0.0)
     }
 }
@@ -70,7 +69,11 @@ fn latent_hash<T: Scalar>(z: &[T]) -> u64 {
 
 /// A standard normal number from `(seed, index)` (Box-Muller on two hashed uniforms).
 fn standard_normal(seed: u64, index: u64) -> f64 {
-    let (u, v) = (uniform(seed, 2 * index), uniform(seed, 2 * index + 1));
+    box_muller(uniform(seed, 2 * index), uniform(seed, 2 * index + 1))
+}
+
+/// A standard normal number from two uniform numbers in [0, 1) (the cosine half of Box-Muller).
+fn box_muller(u: f64, v: f64) -> f64 {
     (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
@@ -352,12 +355,8 @@ impl GeneratorLayout {
                     }
                 }
             };
-            match (par, ws.rounding_poisson) {
-                (Par::Seq, false) => out.chunks_mut(g).enumerate().for_each(round),
-                (Par::Seq, true) => out.chunks_mut(g).enumerate().for_each(draw),
-                (_, false) => out.par_chunks_mut(g).enumerate().for_each(round),
-                (_, true) => out.par_chunks_mut(g).enumerate().for_each(draw),
-            }
+            let poisson = ws.rounding_poisson;
+            for_each_row(par, out, g, |i, row| if poisson { draw((i, row)) } else { round((i, row)) });
         }
     }
 

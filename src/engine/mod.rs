@@ -201,6 +201,17 @@ pub(crate) fn ensure<T: Scalar>(buf: &mut Vec<T>, len: usize) {
     }
 }
 
+/// Runs `f(row_index, row)` over the rows of a row-major buffer, in parallel unless `par` is sequential.
+pub(crate) fn for_each_row<T: Send>(par: Par, a: &mut [T], width: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    if width == 0 {
+        return;
+    }
+    match par {
+        Par::Seq => a.chunks_mut(width).enumerate().for_each(|(i, x)| f(i, x)),
+        _ => a.par_chunks_mut(width).enumerate().for_each(|(i, x)| f(i, x)),
+    }
+}
+
 /// Runs `f(row_index, row_a, row_b)` over the rows of two row-major buffers of equal row counts.
 pub(crate) fn for_each_row2<T: Send + Sync>(
     par: Par,

@@ -371,15 +371,11 @@ fn detected_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed
         } else {
             return rescale_row(cols, values, library_sizes[i] / total, rng);
         };
-        let (mut out_cols, mut out_values) = (Vec::new(), Vec::new());
-        for (&j, &v) in cols.iter().zip(values).filter(|(_, &v)| v > 0.0) {
-            let k = if (v as f64) < one_count { 1.0 } else { random_round(v as f64 * factor, rng) };
-            if k > 0.0 {
-                out_cols.push(j);
-                out_values.push(k as f32);
-            }
-        }
-        (out_cols, out_values)
+        counts_row(cols, values, |v| match v as f64 {
+            v if v <= 0.0 => 0.0,
+            v if v < one_count => 1.0,
+            v => random_round(v * factor, rng),
+        })
     })
 }
 
@@ -390,9 +386,14 @@ fn random_round(y: f64, rng: &mut ChaCha8Rng) -> f64 {
 
 /// One row of [`rescale_counts`].
 fn rescale_row(cols: &[u32], values: &[f32], scale: f64, rng: &mut ChaCha8Rng) -> (Vec<u32>, Vec<f32>) {
+    counts_row(cols, values, |v| random_round(v as f64 * scale, rng))
+}
+
+/// The sparse row of the non-zero `count(value)` of a profile's row, in its order.
+fn counts_row(cols: &[u32], values: &[f32], mut count: impl FnMut(f32) -> f64) -> (Vec<u32>, Vec<f32>) {
     let (mut out_cols, mut out_values) = (Vec::new(), Vec::new());
     for (&j, &v) in cols.iter().zip(values) {
-        let k = random_round(v as f64 * scale, rng);
+        let k = count(v);
         if k > 0.0 {
             out_cols.push(j);
             out_values.push(k as f32);

@@ -28,7 +28,7 @@ use crate::data::CsrMatrix;
 use crate::error::Result;
 use crate::evaluate::classify::{cross_validated_auroc, stratified_folds, Classifier};
 use crate::evaluate::mmd::{median_pairwise_distance, mmd_with_median};
-use crate::generate::{draw_library_sizes, make_counts, trained_counts, CountSampling};
+use crate::generate::{draw_library_sizes, make_counts, trained_counts};
 use crate::model::GanBackend;
 use crate::pca::{log_normalize, Pca, PcaParams, PcaSolver};
 
@@ -59,10 +59,8 @@ pub struct Validator {
     pools: Vec<Vec<f64>>,
     library_size: f64,
     /// Whether the model was trained with count sampling: its cells get library sizes drawn at random, not matched
-    /// to complexity, as `generate` gives them.
+    /// to complexity, and counts made by [`trained_counts`], as `generate` gives them by default.
     sampled: bool,
-    /// How counts are made from the generated profiles: as `generate` makes them by default.
-    counts: CountSampling,
     seed: u64,
     pca: Pca,
     reference: Vec<f64>,
@@ -118,7 +116,6 @@ impl Validator {
             pools,
             library_size: library_size as f64,
             sampled,
-            counts: trained_counts(sampled),
             seed,
             pca,
             reference,
@@ -151,7 +148,7 @@ impl Validator {
             let set_seed = self.seed ^ 0xc0_7e75 ^ set as u64;
             let mut rng = ChaCha8Rng::seed_from_u64(set_seed);
             let sizes = draw_library_sizes(&profiles, &classes, &pools, self.library_size, !self.sampled, &mut rng);
-            let counts = make_counts(&profiles, &sizes, self.library_size, self.counts, set_seed);
+            let counts = make_counts(&profiles, &sizes, self.library_size, trained_counts(self.sampled), set_seed);
             let projected = project(&self.pca, &log_normalize(&counts, self.library_size));
             if set == 0 {
                 mmd = mmd_with_median(&self.reference, &projected, dim, self.median_distance).unbiased;
