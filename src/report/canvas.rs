@@ -249,7 +249,8 @@ fn scientific(v: f64, digits: usize) -> String {
 /// significant digits as tell the ticks apart.
 pub(crate) fn tick_within(v: f64, range: f64) -> String {
     let a = v.abs();
-    if a == 0.0 || range <= 0.0 || range >= 0.01 * a {
+    // short labels are enough when they tell apart values a tick apart (an axis has about six)
+    if a == 0.0 || range <= 0.0 || tick(v) != tick(v + range / 6.0) {
         return tick(v);
     }
     scientific(v, ((a / range).log10().ceil() as usize + 1).min(12))
@@ -321,5 +322,7 @@ mod tests {
         assert_eq!(tick_within(2.9995e-4, 5e-8), "2.9995e-4");
         assert_ne!(tick_within(2.9995e-4, 5e-8), tick_within(2.9990e-4, 5e-8));
         assert_eq!(tick_within(0.25, 1.0), "0.25");
+        // a validation MMD between 0.00820 and 0.00835: "0.0083" for every tick would not do
+        assert_ne!(tick_within(0.00830, 1.7e-5), tick_within(0.00833, 1.7e-5));
     }
 }
