@@ -180,7 +180,7 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_name = "DECAY")]
     pub(crate) generator_average: Option<f32>,
     /// Show the critic generated cells rounded to counts at real library sizes, as generation outputs them
-    /// (gradients pass straight through the rounding).
+    /// (gradients pass through the rounding as its expected slope over one count).
     #[arg(long, value_name = "BOOL")]
     pub(crate) count_rounding: Option<bool>,
     /// Show the critic Poisson counts drawn from the generated cells at real library sizes, so that the generator

@@ -373,14 +373,15 @@ fn log1p_critic_input_gradients_match_finite_differences() {
     }
 }
 
-/// Count rounding (and Poisson count sampling) passes gradients straight through: the generator's gradient is that of the unrounded network
-/// evaluated at the rounded values. Rounding at an enormous library size changes the values by less than 1e-9
-/// relative, so there the gradient must equal the unrounded one (this checks the backward pass's bookkeeping: the
-/// logarithm at the rounded values, the LSN and the ReLU mask at the unrounded ones); at a realistic library size
-/// (10 counts per cell here) it must differ (the critic really sees other values). Finite differences cannot check rounding itself: it is
-/// piecewise constant.
+/// Count rounding (and Poisson count sampling): the generator's gradient runs through the expected slope of each
+/// rounded value over one count (`count_step_slope`, checked against the exact expectation in its unit test),
+/// with the LSN and the ReLU mask at the unrounded values. At an enormous library size one count is so small that
+/// the rounded values and that slope equal the unrounded ones to 1e-9 relative, so the gradient must equal the
+/// unrounded network's (this checks the backward pass's bookkeeping); at a realistic library size (10 counts per
+/// cell here) it must differ (the critic really sees other values). Finite differences cannot check rounding
+/// itself: it is piecewise constant.
 #[test]
-fn count_rounding_passes_gradients_straight_through() {
+fn count_rounding_gradients_reduce_to_the_unrounded_ones() {
     for critic_input in [CriticInput::Normalized, CriticInput::Log1p] {
         for (name, kind) in kinds() {
             let mut config = tiny(kind, 20_000.0);

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use super::batchnorm::{self, Running};
 use super::linear::{backward_input, backward_weight, column_sums, dot, forward, sum};
 use super::params::{Init, ParamSet};
-use super::{ensure, for_each_row, for_each_row2, with_simd, Scalar};
+use super::{ensure, for_each_row2, for_each_row_with, with_simd, Scalar};
 use crate::model::{CriticInput, ModelConfig};
 
 /// A uniform number in [0, 1) from `(seed, index)` (SplitMix64's finaliser): the rounding's randomness, the
@@ -77,6 +77,20 @@ fn box_muller(u: f64, v: f64) -> f64 {
     (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
+/// The gradient of a count-valued output `y = ln(1 + k u)` (`u`: one count in normalised units) with respect to
+/// the normalised value `x` it was made from, whose expected count is `lambda = x s`: the forward difference over
+/// one count, `s (ln(1 + (k + 1) u) - ln(1 + k u)) = s ln(1 + u / (1 + base))` with `base = k u`.
+///
+/// It is exact in expectation for a critic linear in `y`: random rounding gives
+/// `E y = (1 - f) h(m) + f h(m + 1)` (`m = floor(lambda)`, `f` its fraction, `h(k) = ln(1 + k u)`), whose slope in
+/// `lambda` is `h(m + 1) - h(m)`; a Poisson draw has `d/dlambda E h(k) = E[h(k + 1) - h(k)]`. The straight-through
+/// slope `s u / (1 + base)` (`d y / d x` at the drawn value, with `s u ~= 1`) is 11x steeper at zero counts (a
+/// count of 44 normalised units: `44` against `ln 45 = 3.8`), so genes drawn or rounded to zero pulled on the
+/// generator ten times too hard.
+fn count_step_slope(base: f64, unit: f64, s: f64) -> f64 {
+    s * (unit / (1.0 + base)).ln_1p()
+}
+
 /// Added to each cell's total before dividing, as the reference does.
 const LSN_EPS: f64 = 2.22e-16;
 
@@ -126,6 +140,8 @@ pub(crate) struct GeneratorWork<T> {
     pub rounding_poisson: bool,
     /// The LSN output before rounding, for the backward pass, and whether the last forward pass rounded.
     unrounded: Vec<T>,
+    /// One count of each rounded cell in normalised units (`library_size / drawn total` for Poisson draws).
+    count_unit: Vec<T>,
     rounded: bool,
     /// The output noise `e_ij` of the last forward pass.
     noise: Vec<T>,
@@ -318,18 +334,15 @@ impl GeneratorLayout {
                 row.iter_mut().filter(|x| **x > T::ZERO).for_each(|x| *x = x.ln_1p());
             }
         };
-        let scales = &mut ws.row_scale[..n];
-        match par {
-            Par::Seq => out.chunks_mut(g).zip(scales.iter_mut()).for_each(|(r, s)| tail(r, s)),
-            _ => out.par_chunks_mut(g).zip(scales.par_iter_mut()).for_each(|(r, s)| tail(r, s)),
-        }
+        for_each_row_with(par, out, g, &mut ws.row_scale[..n], |_, row, scale| tail(row, scale));
         ws.rounded = rounding;
         if rounding {
             ensure(&mut ws.unrounded, n * g);
+            ensure(&mut ws.count_unit, n);
             ws.unrounded[..n * g].copy_from_slice(out);
             let (cell_scale, seed) = (&ws.rounding_scale[..n], ws.rounding_seed);
             let library_size = self.library_size;
-            let draw = |(i, row): (usize, &mut [T])| {
+            let draw = |i: usize, row: &mut [T], unit: &mut T| {
                 let s = cell_scale[i].to_f64();
                 let mut total = 0.0;
                 for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
@@ -338,6 +351,7 @@ impl GeneratorLayout {
                     *x = T::from_f64(counts);
                 }
                 let c = if total > 0.0 { T::from_f64(library_size / total) } else { T::ZERO };
+                *unit = c;
                 for x in row.iter_mut().filter(|x| **x > T::ZERO) {
                     *x *= c;
                     if log_output {
@@ -345,8 +359,9 @@ impl GeneratorLayout {
                     }
                 }
             };
-            let round = |(i, row): (usize, &mut [T])| {
+            let round = |i: usize, row: &mut [T], unit: &mut T| {
                 let s = cell_scale[i].to_f64();
+                *unit = T::from_f64(1.0 / s);
                 for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
                     let counts = (x.to_f64() * s + uniform(seed, (i * g + j) as u64)).floor();
                     *x = T::from_f64(counts / s);
@@ -356,7 +371,13 @@ impl GeneratorLayout {
                 }
             };
             let poisson = ws.rounding_poisson;
-            for_each_row(par, out, g, |i, row| if poisson { draw((i, row)) } else { round((i, row)) });
+            for_each_row_with(par, out, g, &mut ws.count_unit[..n], |i, row, unit| {
+                if poisson {
+                    draw(i, row, unit)
+                } else {
+                    round(i, row, unit)
+                }
+            });
         }
     }
 
@@ -383,14 +404,20 @@ impl GeneratorLayout {
         let gx = &mut gx[..n * g];
         let log_output = self.log_output;
         if ws.rounded {
-            // Straight-through rounding: dL/dx is dL/dx~ of the rounded values x~ (through the logarithm of x~,
-            // if any); the LSN and the ReLU mask use the values before rounding.
+            // Through the counts: dL/dx is dL/dy times the expected slope of y over one count (see
+            // `count_step_slope`); the LSN and the ReLU mask use the values before rounding.
             let unrounded = &ws.unrounded[..n * g];
+            let (units, poisson) = (&ws.count_unit[..n], ws.rounding_poisson);
             for_each_row2(par, gx, g, &out[..n * g], g, |i, dx, y| {
-                if log_output {
-                    dx.iter_mut().zip(y).filter(|(_, y)| **y > T::ZERO).for_each(|(d, y)| *d *= (-*y).exp());
-                }
                 let x = &unrounded[i * g..(i + 1) * g];
+                if log_output {
+                    let (unit, s) = (units[i].to_f64(), ws.rounding_scale[i].to_f64());
+                    for ((d, y), x) in dx.iter_mut().zip(y).zip(x).filter(|(_, x)| **x > T::ZERO) {
+                        // the count the step starts from: the drawn one, or the rounding's floor
+                        let base = if poisson { y.to_f64().exp_m1() } else { (x.to_f64() * s).floor() * unit };
+                        *d *= T::from_f64(count_step_slope(base, unit, s));
+                    }
+                }
                 let m = dot(dx, x) * inv_lib;
                 for (d, xv) in dx.iter_mut().zip(x) {
                     *d = if *xv > T::ZERO { scales[i] * (*d - m) } else { T::ZERO };
@@ -550,6 +577,41 @@ mod tests {
             let se = (mean / draws.len() as f64).sqrt();
             assert!((m - mean).abs() < 5.0 * se, "mean {m} for Poisson({mean})");
             assert!((v / mean - 1.0).abs() < 0.06, "variance {v} for Poisson({mean})");
+        }
+    }
+
+    /// The slope the backward pass uses through counts is the derivative of the expected output `ln(1 + k u)`:
+    /// checked by central differences of the exact expectation under random rounding and under a Poisson draw.
+    #[test]
+    fn count_step_slope_is_the_derivative_of_the_expected_output() {
+        let h = |k: f64, unit: f64| (k * unit).ln_1p();
+        for (s, x) in [(0.022, 3.0), (0.022, 60.0), (0.022, 130.0), (0.5, 7.3), (2.0, 0.1)] {
+            let unit = 1.0 / s;
+            let rounded = |x: f64| {
+                let (m, f) = ((x * s).floor(), (x * s).fract());
+                (1.0 - f) * h(m, unit) + f * h(m + 1.0, unit)
+            };
+            let sampled = |x: f64| {
+                let lambda = x * s;
+                let mut p = (-lambda).exp();
+                (0..400).fold(0.0, |e, k| {
+                    let term = p * h(k as f64, unit);
+                    p *= lambda / (k + 1) as f64;
+                    e + term
+                })
+            };
+            let dx = 1e-5 * x;
+            let fd = |f: &dyn Fn(f64) -> f64| (f(x + dx) - f(x - dx)) / (2.0 * dx);
+            let m = (x * s).floor();
+            let slope = count_step_slope(m * unit, unit, s);
+            assert!((fd(&rounded) - slope).abs() < 1e-6 * slope, "rounding at x {x}, s {s}");
+            let (mut p, lambda) = ((-x * s).exp(), x * s);
+            let expected = (0..400).fold(0.0, |e, k| {
+                let term = p * count_step_slope(k as f64 * unit, unit, s);
+                p *= lambda / (k + 1) as f64;
+                e + term
+            });
+            assert!((fd(&sampled) - expected).abs() < 1e-6 * expected, "Poisson at x {x}, s {s}");
         }
     }
 }

@@ -201,14 +201,21 @@ pub(crate) fn ensure<T: Scalar>(buf: &mut Vec<T>, len: usize) {
     }
 }
 
-/// Runs `f(row_index, row)` over the rows of a row-major buffer, in parallel unless `par` is sequential.
-pub(crate) fn for_each_row<T: Send>(par: Par, a: &mut [T], width: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+/// Runs `f(row_index, row, value)` over the rows of a row-major buffer and a value per row (both mutable), in
+/// parallel unless `par` is sequential.
+pub(crate) fn for_each_row_with<T: Send, U: Send>(
+    par: Par,
+    a: &mut [T],
+    width: usize,
+    values: &mut [U],
+    f: impl Fn(usize, &mut [T], &mut U) + Sync + Send,
+) {
     if width == 0 {
         return;
     }
     match par {
-        Par::Seq => a.chunks_mut(width).enumerate().for_each(|(i, x)| f(i, x)),
-        _ => a.par_chunks_mut(width).enumerate().for_each(|(i, x)| f(i, x)),
+        Par::Seq => a.chunks_mut(width).zip(values).enumerate().for_each(|(i, (x, v))| f(i, x, v)),
+        _ => a.par_chunks_mut(width).zip(values).enumerate().for_each(|(i, (x, v))| f(i, x, v)),
     }
 }
 

@@ -143,8 +143,9 @@ pub struct CriticBatch<'a> {
 /// Count rounding of the generated cells the critic sees in training (`--count-rounding`): each generated cell `i`
 /// is scaled to a real library size `L_i` (`scales[i] = L_i / library_size`), randomly rounded to integer counts
 /// (up with the probability of the fraction) and scaled back, so that the critic compares real counts with
-/// generated counts rather than with the generator's continuous profile. Gradients pass straight through the
-/// rounding (as if it were the identity). It applies to the generator's training-mode passes of the following
+/// generated counts rather than with the generator's continuous profile. Gradients pass through the rounding
+/// as its expected slope over one count (exact in expectation for a critic linear in its input; for Poisson draws
+/// by the identity `d/dlambda E f(k) = E[f(k + 1) - f(k)]`). It applies to the generator's training-mode passes of the following
 /// critic and generator steps, whose batch size must be `scales.len()`; generation is never rounded.
 ///
 /// With `poisson` (`--count-sampling`) the counts are drawn instead: `k_ij ~ Poisson(x_ij L_i / library_size)`,
