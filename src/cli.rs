@@ -191,6 +191,12 @@ pub(crate) struct TrainArgs {
     /// at 0), so that which weakly expressed genes a cell shows can vary gene by gene.
     #[arg(long, value_name = "BOOL")]
     pub(crate) output_noise: Option<bool>,
+    /// Hidden widths of the generator, comma-separated (paper: 256,512,1024).
+    #[arg(long, value_name = "WIDTHS", value_delimiter = ',')]
+    pub(crate) generator_layers: Option<Vec<usize>>,
+    /// Hidden widths of the critic, comma-separated (paper: 1024,512,256).
+    #[arg(long, value_name = "WIDTHS", value_delimiter = ',')]
+    pub(crate) critic_layers: Option<Vec<usize>>,
     /// Threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -244,6 +250,12 @@ impl TrainArgs {
         }
         if let Some(noise) = self.output_noise {
             params.output_noise = noise;
+        }
+        if let Some(widths) = &self.generator_layers {
+            params.generator_layers = widths.clone();
+        }
+        if let Some(widths) = &self.critic_layers {
+            params.critic_layers = widths.clone();
         }
         macro_rules! set {
             ($($flag:ident => $field:expr),*) => { $( if let Some(v) = self.$flag { $field = v; } )* };

@@ -176,13 +176,24 @@ fn same_seed_gives_identical_weights_and_resume_continues_exactly() {
     );
 }
 
-/// The options beyond the paper (log1p critic input, generator average) keep resume exact, checkpoint the
-/// average, and generate from it.
+/// The options beyond the paper (log1p critic input, generator average, layer widths) keep resume exact, are
+/// recorded in config.json, checkpoint the average, and generate from it.
 #[test]
 fn generator_average_is_checkpointed_resumed_and_generated_from() {
     let dir = tempfile::tempdir().unwrap();
     let (straight, resumed) = (dir.path().join("a"), dir.path().join("b"));
-    let extra = ["--critic-input", "log1p", "--generator-average", "0.99", "--seed", "2"];
+    let extra = [
+        "--critic-input",
+        "log1p",
+        "--generator-average",
+        "0.99",
+        "--seed",
+        "2",
+        "--generator-layers",
+        "16,24",
+        "--critic-layers",
+        "40,8",
+    ];
     ok(train(&straight, &[&["--steps", "20"][..], &extra].concat()));
     ok(train(&resumed, &[&["--steps", "10"][..], &extra].concat()));
     ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", "20", "--threads", "1"]));
@@ -193,6 +204,8 @@ fn generator_average_is_checkpointed_resumed_and_generated_from() {
         serde_json::from_str(&std::fs::read_to_string(straight.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["model"]["critic_input"], "log1p");
     assert!((config["model"]["generator_average"].as_f64().unwrap() - 0.99).abs() < 1e-6);
+    assert_eq!(config["model"]["generator_layers"], serde_json::json!([16, 24]));
+    assert_eq!(config["model"]["critic_layers"], serde_json::json!([40, 8]));
 
     // the saved generator is the average (of the step it was saved at), not the live weights
     let by_name = |ts: &[scgan::model::NamedTensor], name: &str| ts.iter().find(|t| t.name == name).cloned();
@@ -202,6 +215,8 @@ fn generator_average_is_checkpointed_resumed_and_generated_from() {
     let model = by_name(&saved, "generator.out.weight").unwrap();
     assert_ne!(model.data, live.data, "model.safetensors holds the live generator");
     assert!(by_name(&saved, "average.generator.out.weight").is_none(), "model.safetensors holds extra tensors");
+    assert_eq!(by_name(&saved, "critic.dense2.weight").unwrap().shape, vec![40, 8]);
+    assert_eq!(by_name(&saved, "generator.dense2.weight").unwrap().shape, vec![16, 24]);
     let out = dir.path().join("generated.h5ad");
     ok(scgan(&[
         "generate",

@@ -81,6 +81,12 @@ pub struct TrainParams {
     /// generator learns expected profiles ([`crate::model::CountRounding::poisson`]; the paper: no).
     #[serde(default)]
     pub count_sampling: bool,
+    /// Hidden widths of the generator, from the latent vector on (the paper: 256, 512, 1024).
+    #[serde(default = "paper_generator_layers")]
+    pub generator_layers: Vec<usize>,
+    /// Hidden widths of the critic, from the genes on (the paper: 1024, 512, 256).
+    #[serde(default = "paper_critic_layers")]
+    pub critic_layers: Vec<usize>,
     /// Learnt per-gene noise before the generator's output ReLU ([`crate::model::ModelConfig::output_noise`];
     /// the paper: no).
     #[serde(default)]
@@ -98,6 +104,14 @@ pub struct TrainParams {
     /// Testing aid: treat the loss of this step as NaN, to exercise divergence handling (never saved).
     #[serde(skip)]
     pub inject_nan_at: Option<u64>,
+}
+
+fn paper_generator_layers() -> Vec<usize> {
+    ModelConfig::paper(1, crate::model::ModelKind::Scgan).generator_layers
+}
+
+fn paper_critic_layers() -> Vec<usize> {
+    ModelConfig::paper(1, crate::model::ModelKind::Scgan).critic_layers
 }
 
 impl TrainParams {
@@ -119,6 +133,8 @@ impl TrainParams {
             count_rounding: false,
             count_sampling: false,
             output_noise: false,
+            generator_layers: paper_generator_layers(),
+            critic_layers: paper_critic_layers(),
             seed: 0,
             threads: 1,
             validation_every: 500,

@@ -193,6 +193,8 @@ pub fn start(
     model_config.critic_input = params.critic_input;
     model_config.generator_average = params.generator_average;
     model_config.output_noise = params.output_noise;
+    model_config.generator_layers = params.generator_layers.clone();
+    model_config.critic_layers = params.critic_layers.clone();
     let model = build_model(&model_config, &params)?;
     let config = RunConfig {
         scgan_version: crate::VERSION.to_string(),
