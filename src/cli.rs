@@ -293,7 +293,7 @@ pub(crate) struct GenerateArgs {
     /// How counts are made from a generated profile and a library size drawn from the type's real ones:
     /// `detected` (rescale, every expressed gene at least one count), `rescale` (scale and round at random) or
     /// `multinomial` (sample L counts from the profile). Default: what the run was trained for (`multinomial`
-    /// after `--count-sampling true`, else `detected`).
+    /// after `--count-sampling true`, `rescale` after `--count-rounding true`, else `detected`).
     #[arg(long, value_enum, conflicts_with = "normalized_only")]
     pub(crate) counts: Option<CountsArg>,
     /// Threads (default: all cores).

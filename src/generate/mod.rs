@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::model::GanBackend;
 use crate::train::run::{load_model, read_json, DataDescription, RunFolder};
 use crate::train::setup::RunConfig;
+use crate::train::TrainParams;
 
 /// How many cells of which types to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,7 +115,7 @@ pub struct Generator {
 impl Generator {
     /// How this run's counts are made unless asked otherwise (see [`trained_counts`]).
     pub fn trained_counts(&self) -> CountSampling {
-        trained_counts(self.config.train.count_sampling)
+        trained_counts(&self.config.train)
     }
 
     /// Loads the run in `folder` (its `model.safetensors`, the best weights by validation).
@@ -324,11 +325,14 @@ fn match_library_sizes(profiles: &CsrMatrix, cells: &[usize], sizes: &mut [f64],
 }
 
 /// How a model's counts are made unless asked otherwise: multinomial draws for a model trained with count
-/// sampling (it learnt expected profiles), rescaling with every expressed gene detected otherwise (it learnt
-/// observed cells, noise included).
-pub fn trained_counts(count_sampling: bool) -> CountSampling {
-    if count_sampling {
+/// sampling (it learnt expected profiles), rescaling with random rounding for one trained with count rounding
+/// (the counts its critic saw), rescaling with every expressed gene detected otherwise (it learnt observed cells,
+/// noise included).
+pub fn trained_counts(params: &TrainParams) -> CountSampling {
+    if params.count_sampling {
         CountSampling::Multinomial
+    } else if params.count_rounding {
+        CountSampling::Rescale
     } else {
         CountSampling::Detected
     }
@@ -455,6 +459,18 @@ pub(crate) fn sample_counts(profiles: &CsrMatrix, library_sizes: &[f64], seed: u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run generates by default the counts its critic saw in training.
+    #[test]
+    fn trained_counts_follow_what_the_critic_saw() {
+        let mut params = TrainParams::paper();
+        assert_eq!(trained_counts(&params), CountSampling::Detected);
+        params.count_rounding = true;
+        assert_eq!(trained_counts(&params), CountSampling::Rescale);
+        params.count_rounding = false;
+        params.count_sampling = true;
+        assert_eq!(trained_counts(&params), CountSampling::Multinomial);
+    }
 
     #[test]
     fn type_counts_split_at_the_last_equals_sign() {

@@ -28,7 +28,7 @@ use crate::data::CsrMatrix;
 use crate::error::Result;
 use crate::evaluate::classify::{cross_validated_auroc, stratified_folds, Classifier};
 use crate::evaluate::mmd::{median_pairwise_distance, mmd_with_median};
-use crate::generate::{draw_library_sizes, make_counts, trained_counts};
+use crate::generate::{draw_library_sizes, make_counts, trained_counts, CountSampling};
 use crate::model::GanBackend;
 use crate::pca::{log_normalize, Pca, PcaParams, PcaSolver};
 
@@ -58,9 +58,9 @@ pub struct Validator {
     /// Library sizes of the training cells of every class (one pool without classes).
     pools: Vec<Vec<f64>>,
     library_size: f64,
-    /// Whether the model was trained with count sampling: its cells get library sizes drawn at random, not matched
-    /// to complexity, and counts made by [`trained_counts`], as `generate` gives them by default.
-    sampled: bool,
+    /// How the generated cells become counts: [`trained_counts`], as `generate` gives them by default (a model
+    /// trained with count sampling also gets library sizes drawn at random, not matched to complexity).
+    counts: CountSampling,
     seed: u64,
     pca: Pca,
     reference: Vec<f64>,
@@ -92,7 +92,7 @@ impl Validator {
         library_size: f32,
         params: &TrainParams,
     ) -> Result<Self> {
-        let (seed, sampled) = (params.seed, params.count_sampling);
+        let (seed, counts) = (params.seed, trained_counts(params));
         let n_genes = train.counts.n_cols();
         let pca_params = PcaParams {
             n_components: 50,
@@ -115,7 +115,7 @@ impl Validator {
         Ok(Validator {
             pools,
             library_size: library_size as f64,
-            sampled,
+            counts,
             seed,
             pca,
             reference,
@@ -147,8 +147,9 @@ impl Validator {
             let pools: Vec<&[f64]> = self.pools.iter().map(Vec::as_slice).collect();
             let set_seed = self.seed ^ 0xc0_7e75 ^ set as u64;
             let mut rng = ChaCha8Rng::seed_from_u64(set_seed);
-            let sizes = draw_library_sizes(&profiles, &classes, &pools, self.library_size, !self.sampled, &mut rng);
-            let counts = make_counts(&profiles, &sizes, self.library_size, trained_counts(self.sampled), set_seed);
+            let match_complexity = self.counts != CountSampling::Multinomial;
+            let sizes = draw_library_sizes(&profiles, &classes, &pools, self.library_size, match_complexity, &mut rng);
+            let counts = make_counts(&profiles, &sizes, self.library_size, self.counts, set_seed);
             let projected = project(&self.pca, &log_normalize(&counts, self.library_size));
             if set == 0 {
                 mmd = mmd_with_median(&self.reference, &projected, dim, self.median_distance).unbiased;
