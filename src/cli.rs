@@ -242,11 +242,15 @@ impl TrainArgs {
         if let Some(decay) = self.generator_average {
             params.generator_average = (decay > 0.0).then_some(decay);
         }
+        // The critic sees rounded or sampled counts, not both: asking for one turns off the other (the default
+        // preset rounds), unless both are asked for, which `TrainParams::check` refuses.
         if let Some(rounding) = self.count_rounding {
             params.count_rounding = rounding;
+            params.count_sampling &= !rounding || self.count_sampling.is_some();
         }
         if let Some(sampling) = self.count_sampling {
             params.count_sampling = sampling;
+            params.count_rounding &= !sampling || self.count_rounding.is_some();
         }
         if let Some(noise) = self.output_noise {
             params.output_noise = noise;

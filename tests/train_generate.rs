@@ -233,6 +233,27 @@ fn generator_average_is_checkpointed_resumed_and_generated_from() {
     assert!(cells.x.data().iter().all(|v| v.fract() == 0.0 && *v > 0.0));
 }
 
+/// The default preset rounds the critic's generated cells to counts; asking for count sampling instead turns the
+/// rounding off (the two exclude each other), asking for both is refused, and each run generates the counts its
+/// critic saw.
+#[test]
+fn count_sampling_replaces_the_default_rounding() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |run: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap()
+    };
+    let (rounded, sampled) = (dir.path().join("rounded"), dir.path().join("sampled"));
+    ok(train(&rounded, &["--steps", "2"]));
+    assert_eq!(config(&rounded)["train"]["count_rounding"], true);
+    ok(train(&sampled, &["--steps", "2", "--count-sampling", "true"]));
+    assert_eq!(config(&sampled)["train"]["count_rounding"], false);
+    assert_eq!(config(&sampled)["train"]["count_sampling"], true);
+    let both = dir.path().join("both");
+    let output = train(&both, &["--steps", "2", "--count-sampling", "true", "--count-rounding", "true"]);
+    assert_clean_failure(&output, &["--count-sampling", "--count-rounding"]);
+    assert!(!both.join("model.safetensors").exists());
+}
+
 #[test]
 fn divergence_stops_with_the_last_good_checkpoint_intact() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,8 +3,9 @@
 //! `paper` is the published model and hyper-parameters (SPEC.md), exactly. `default` is the paper's network and
 //! WGAN-GP training with the changes that BENCHMARKS.md ("Realism per minute") measured to give more realistic
 //! cells in the same CPU time: the critic sees `ln(1 + x)` of the normalised cells instead of values up to
-//! 20,000, and the learning rate starts 3x higher. Every setting is recorded in the run's `config.json`, and each
-//! one is a flag of `scgan train`.
+//! 20,000, the learning rate starts 3x higher, and the critic sees the generated cells rounded to counts at real
+//! library sizes (`--count-rounding`), as `scgan generate` delivers them. Every setting is recorded in the run's
+//! `config.json`, and each one is a flag of `scgan train`.
 
 use super::TrainParams;
 use crate::model::CriticInput;
@@ -24,12 +25,14 @@ pub fn named(name: &str) -> Option<TrainParams> {
     }
 }
 
-/// The default settings: the paper's, with the critic on the log scale and a higher learning rate.
+/// The default settings: the paper's, with the critic on the log scale, a higher learning rate and count
+/// rounding.
 pub fn default() -> TrainParams {
     TrainParams {
         critic_input: CriticInput::Log1p,
         learning_rate: 3e-4,
         learning_rate_final: 3e-5,
+        count_rounding: true,
         ..TrainParams::paper()
     }
 }
@@ -43,6 +46,7 @@ mod tests {
         assert_eq!(named("paper"), Some(TrainParams::paper()));
         assert_eq!(TrainParams::paper().critic_input, CriticInput::Normalized);
         assert_eq!(TrainParams::paper().generator_average, None);
+        assert!(!TrainParams::paper().count_rounding && !TrainParams::paper().count_sampling);
         for name in NAMES {
             assert!(named(name).is_some(), "{name}");
         }
