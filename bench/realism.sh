@@ -3,11 +3,19 @@
 # cell-type proportions, and evaluate them against the test split with the training split as the control.
 #
 #   bench/realism.sh RUN DATA_PREFIX [COUNTS] [SEED]
-#   e.g. bench/realism.sh runs/q ../shared/data/pbmc_facs_2k detected 0   (COUNTS: detected, rescale, multinomial, normalized)
+#   e.g. bench/realism.sh runs/q ../shared/data/pbmc_facs_2k rescale 0
+#   (COUNTS: trained, the default: what `scgan generate` makes for the run; or detected, rescale, multinomial, normalized)
 #
 # Prints one line: run, counts, RF AUROC, kNN AUROC, MMD ratio, SCC of gene means, KS library size, worst type.
 set -euo pipefail
-RUN=$1; DATA=$2; COUNTS=${3:-detected}; SEED=${4:-0}
+RUN=$1; DATA=$2; COUNTS=${3:-trained}; SEED=${4:-0}
+if [ "$COUNTS" = trained ]; then
+    # the counts `scgan generate` makes for this run by default: those its critic saw in training
+    COUNTS=$(python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["train"]
+print("multinomial" if t.get("count_sampling") else "rescale" if t.get("count_rounding") else "detected")' "$RUN/config.json")
+fi
 SCGAN=${SCGAN:-target/release/scgan}
 LABEL=${LABEL:-cell_type}
 THREADS=${THREADS:-2}
