@@ -136,8 +136,9 @@ pub(crate) struct TrainArgs {
     /// Continue the run in this folder from its last checkpoint.
     #[arg(long, value_name = "RUN", conflicts_with_all = ["input", "out"])]
     pub(crate) resume: Option<PathBuf>,
-    /// Settings to start from: `default` (the paper's network, trained with a log-scale critic and a higher
-    /// learning rate: more realistic cells per CPU minute, see BENCHMARKS.md) or `paper` (the published settings).
+    /// Settings to start from: `default` (the paper's network, trained with a log-scale critic, a higher learning
+    /// rate and count rounding: more realistic cells per CPU minute, see BENCHMARKS.md) or `paper` (the published
+    /// settings).
     #[arg(long, default_value = "default")]
     pub(crate) preset: String,
     /// Network: conditional cscGAN (needs labels) or unconditional scGAN.
