@@ -14,7 +14,8 @@ if [ "$COUNTS" = trained ]; then
     COUNTS=$(python3 -c '
 import json, sys
 t = json.load(open(sys.argv[1]))["train"]
-print("multinomial" if t.get("count_sampling") else "rescale" if t.get("count_rounding") else "detected")' "$RUN/config.json")
+kind = t.get("critic_counts") or ("sampled" if t.get("count_sampling") else "rounded" if t.get("count_rounding") else "profiles")
+print({"sampled": "multinomial", "rounded": "rescale", "profiles": "detected"}[kind])' "$RUN/config.json")
 fi
 SCGAN=${SCGAN:-target/release/scgan}
 LABEL=${LABEL:-cell_type}

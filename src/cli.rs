@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use scgan::cluster::ClusterParams;
 use scgan::model::{ConditionalCritic, CriticInput};
 use scgan::preprocess::{self, PreprocessParams, SplitParams};
-use scgan::train::{ModelChoice, TrainParams};
+use scgan::train::{CriticCounts, ModelChoice, TrainParams};
 
 /// Realistic synthetic single-cell RNA-seq data with scGAN / cscGAN, on a CPU.
 #[derive(Parser)]
@@ -118,6 +118,16 @@ pub(crate) enum CountsArg {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum CriticCountsArg {
+    /// The generator's normalised profile (the paper).
+    Profiles,
+    /// The profile rounded to counts at a real library size (random rounding); generation rescales the same way.
+    Rounded,
+    /// Poisson counts drawn from the profile at a real library size; generation samples counts (multinomial).
+    Sampled,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 pub(crate) enum CriticInputArg {
     /// The library-size-normalised values (the paper).
     Normalized,
@@ -180,13 +190,16 @@ pub(crate) struct TrainArgs {
     /// Generate with a moving average of the generator's weights with this decay, e.g. 0.999 (0: none, the paper).
     #[arg(long, value_name = "DECAY")]
     pub(crate) generator_average: Option<f32>,
-    /// Show the critic generated cells rounded to counts at real library sizes, as generation outputs them
-    /// (gradients pass through the rounding as its expected slope over one count).
-    #[arg(long, value_name = "BOOL")]
+    /// What the critic is shown of a generated cell: its profile (paper), the profile rounded to counts at a library
+    /// size drawn from real cells of its type (default preset), or Poisson counts drawn from it (gradients pass
+    /// through the counts as their expected slope over one count).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub(crate) critic_counts: Option<CriticCountsArg>,
+    /// Older spelling of `--critic-counts rounded` (true) / `profiles` (false).
+    #[arg(long, value_name = "BOOL", hide = true, conflicts_with_all = ["critic_counts", "count_sampling"])]
     pub(crate) count_rounding: Option<bool>,
-    /// Show the critic Poisson counts drawn from the generated cells at real library sizes, so that the generator
-    /// learns expected profiles and generation samples counts from them (multinomially).
-    #[arg(long, value_name = "BOOL")]
+    /// Older spelling of `--critic-counts sampled` (true) / `profiles` (false).
+    #[arg(long, value_name = "BOOL", hide = true, conflicts_with = "critic_counts")]
     pub(crate) count_sampling: Option<bool>,
     /// Add learnt per-gene noise before the generator's output ReLU (scale `generator.out.noise_scale`, starting
     /// at 0), so that which weakly expressed genes a cell shows can vary gene by gene.
@@ -243,15 +256,19 @@ impl TrainArgs {
         if let Some(decay) = self.generator_average {
             params.generator_average = (decay > 0.0).then_some(decay);
         }
-        // The critic sees rounded or sampled counts, not both: asking for one turns off the other (the default
-        // preset rounds), unless both are asked for, which `TrainParams::check` refuses.
-        if let Some(rounding) = self.count_rounding {
-            params.count_rounding = rounding;
-            params.count_sampling &= !rounding || self.count_sampling.is_some();
+        if let Some(kind) = self.critic_counts {
+            params.critic_counts = match kind {
+                CriticCountsArg::Profiles => CriticCounts::Profiles,
+                CriticCountsArg::Rounded => CriticCounts::Rounded,
+                CriticCountsArg::Sampled => CriticCounts::Sampled,
+            };
         }
-        if let Some(sampling) = self.count_sampling {
-            params.count_sampling = sampling;
-            params.count_rounding &= !sampling || self.count_rounding.is_some();
+        for (flag, kind) in [(self.count_rounding, CriticCounts::Rounded), (self.count_sampling, CriticCounts::Sampled)] {
+            match flag {
+                Some(true) => params.critic_counts = kind,
+                Some(false) if params.critic_counts == kind => params.critic_counts = CriticCounts::Profiles,
+                _ => {}
+            }
         }
         if let Some(noise) = self.output_noise {
             params.output_noise = noise;
@@ -298,7 +315,7 @@ pub(crate) struct GenerateArgs {
     /// How counts are made from a generated profile and a library size drawn from the type's real ones:
     /// `detected` (rescale, every expressed gene at least one count), `rescale` (scale and round at random) or
     /// `multinomial` (sample L counts from the profile). Default: what the run was trained for (`multinomial`
-    /// after `--count-sampling true`, `rescale` after `--count-rounding true`, else `detected`).
+    /// after `--critic-counts sampled`, `rescale` after `rounded` (the default preset), else `detected`).
     #[arg(long, value_enum, conflicts_with = "normalized_only")]
     pub(crate) counts: Option<CountsArg>,
     /// Threads (default: all cores).

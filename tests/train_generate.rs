@@ -233,25 +233,43 @@ fn generator_average_is_checkpointed_resumed_and_generated_from() {
     assert!(cells.x.data().iter().all(|v| v.fract() == 0.0 && *v > 0.0));
 }
 
-/// The default preset rounds the critic's generated cells to counts; asking for count sampling instead turns the
-/// rounding off (the two exclude each other), asking for both is refused, and each run generates the counts its
-/// critic saw.
+/// The default preset shows the critic generated cells rounded to counts; `--critic-counts` (or its older
+/// spelling, `--count-sampling true`) chooses another kind, asking for two is refused, and each run generates the
+/// counts its critic saw. A run written by an older scgan (two flags in config.json) keeps what it was trained with.
 #[test]
-fn count_sampling_replaces_the_default_rounding() {
+fn critic_counts_choose_what_the_critic_sees_and_older_runs_keep_theirs() {
     let dir = tempfile::tempdir().unwrap();
+    let config_path = |run: &Path| run.join("config.json");
     let config = |run: &Path| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap()
+        serde_json::from_str(&std::fs::read_to_string(config_path(run)).unwrap()).unwrap()
     };
-    let (rounded, sampled) = (dir.path().join("rounded"), dir.path().join("sampled"));
+    let (rounded, sampled, profiles) = (dir.path().join("rounded"), dir.path().join("sampled"), dir.path().join("p"));
     ok(train(&rounded, &["--steps", "2"]));
-    assert_eq!(config(&rounded)["train"]["count_rounding"], true);
+    assert_eq!(config(&rounded)["train"]["critic_counts"], "rounded");
     ok(train(&sampled, &["--steps", "2", "--count-sampling", "true"]));
-    assert_eq!(config(&sampled)["train"]["count_rounding"], false);
-    assert_eq!(config(&sampled)["train"]["count_sampling"], true);
+    assert_eq!(config(&sampled)["train"]["critic_counts"], "sampled");
+    ok(train(&profiles, &["--steps", "2", "--critic-counts", "profiles"]));
+    assert_eq!(config(&profiles)["train"]["critic_counts"], "profiles");
     let both = dir.path().join("both");
-    let output = train(&both, &["--steps", "2", "--count-sampling", "true", "--count-rounding", "true"]);
-    assert_clean_failure(&output, &["--count-sampling", "--count-rounding"]);
+    let output = train(&both, &["--steps", "2", "--critic-counts", "sampled", "--count-rounding", "true"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "a usage error: {stderr}");
+    assert!(stderr.contains("--critic-counts") && stderr.contains("--count-rounding"), "{stderr}");
     assert!(!both.join("model.safetensors").exists());
+
+    // An older run's config.json: the flags instead of critic_counts. It loads and resumes as a sampling run
+    // (generating multinomial counts; the rewritten config says so).
+    let mut older = config(&sampled);
+    let train_settings = older["train"].as_object_mut().unwrap();
+    train_settings.remove("critic_counts");
+    train_settings.insert("count_rounding".into(), false.into());
+    train_settings.insert("count_sampling".into(), true.into());
+    std::fs::write(config_path(&sampled), serde_json::to_string_pretty(&older).unwrap()).unwrap();
+    let generator = scgan::generate::Generator::load(&sampled, 1).unwrap();
+    assert_eq!(generator.trained_counts(), scgan::generate::CountSampling::Multinomial);
+    ok(scgan(&["train", "--resume", sampled.to_str().unwrap(), "--steps", "3", "--threads", "1"]));
+    assert_eq!(config(&sampled)["train"]["critic_counts"], "sampled");
+    assert!(config(&sampled)["train"].get("count_sampling").is_none());
 }
 
 #[test]

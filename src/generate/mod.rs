@@ -3,12 +3,14 @@
 //! The generator outputs, for every cell, a profile normalised to the model's library size (20,000): the LSN
 //! layer makes every cell sum to it. To give cells realistic totals, each generated cell of type `t` draws a
 //! library size `L` from the real library sizes of type `t`'s training cells (kept in the run's `data.json`), and
-//! the profile is turned into `L` counts ([`CountSampling`]). By default every gene the generator expressed keeps
-//! at least one count and the others share the rest of `L` by rescaling (`detected`): the generator learnt
-//! normalised *observed* cells, whose zeros say which genes were detected, so sampling again would add the
-//! sampling noise a second time, and plain rescaling with random rounding loses the genes it put below one count
-//! (BENCHMARKS.md, "Session 4"). A model trained with `--count-sampling` learnt expected profiles instead; its
-//! counts are drawn `Multinomial(L, profile / 20,000)`, which reproduces the drawn total exactly.
+//! the profile is turned into `L` counts ([`CountSampling`]), by default the way the model's critic saw them in
+//! training ([`crate::train::CriticCounts::generated_counts`]). A model whose critic saw rounded counts (the default preset)
+//! gets its profiles rescaled to `L` with random rounding. One whose critic saw profiles (the paper) learnt
+//! normalised *observed* cells, whose zeros say which genes were detected: every gene it expressed keeps at least
+//! one count and the others share the rest of `L` by rescaling (`detected`), since sampling again would add the
+//! sampling noise a second time and plain rescaling loses the genes it put below one count (BENCHMARKS.md,
+//! "Session 4"). A model trained with sampled counts learnt expected profiles; its counts are drawn
+//! `Multinomial(L, profile / 20,000)`, which reproduces the drawn total exactly.
 //! `--normalized-only` skips counts.
 //!
 //! Cells are generated in batches in inference mode (batch norm with running statistics), so a cell does not
@@ -28,7 +30,6 @@ use crate::error::{Error, Result};
 use crate::model::GanBackend;
 use crate::train::run::{load_model, read_json, DataDescription, RunFolder};
 use crate::train::setup::RunConfig;
-use crate::train::TrainParams;
 
 /// How many cells of which types to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,9 +114,10 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// How this run's counts are made unless asked otherwise (see [`trained_counts`]).
+    /// How this run's counts are made unless asked otherwise: the kind its critic saw
+    /// ([`crate::train::CriticCounts::generated_counts`]).
     pub fn trained_counts(&self) -> CountSampling {
-        trained_counts(&self.config.train)
+        self.config.train.critic_counts.generated_counts()
     }
 
     /// Loads the run in `folder` (its `model.safetensors`, the best weights by validation).
@@ -130,7 +132,7 @@ impl Generator {
                 ),
             ));
         }
-        let config: RunConfig = read_json(&run.config())?;
+        let config = RunConfig::read(&run.config())?;
         let description: DataDescription = read_json(&run.data())?;
         if config.model.n_genes != description.genes.len() {
             return Err(Error::format(run.data(), "genes", "does not match the model's gene count in config.json"));
@@ -228,7 +230,7 @@ impl Generator {
             vec![every_cell.as_slice()]
         };
         let classes: Vec<usize> = (0..n_cells).map(|i| if conditional { labels[i] as usize } else { 0 }).collect();
-        let match_complexity = !self.config.train.count_sampling;
+        let match_complexity = self.config.train.critic_counts.matches_library_size_to_complexity();
         let library_sizes =
             draw_library_sizes(&normalized, &classes, &pools, config.library_size as f64, match_complexity, &mut rng);
         let x = match params.counts {
@@ -321,20 +323,6 @@ fn match_library_sizes(profiles: &CsrMatrix, cells: &[usize], sizes: &mut [f64],
     drawn.sort_by(f64::total_cmp);
     for (&i, &size) in by_complexity.iter().zip(&drawn) {
         sizes[i] = size;
-    }
-}
-
-/// How a model's counts are made unless asked otherwise: multinomial draws for a model trained with count
-/// sampling (it learnt expected profiles), rescaling with random rounding for one trained with count rounding
-/// (the counts its critic saw), rescaling with every expressed gene detected otherwise (it learnt observed cells,
-/// noise included).
-pub fn trained_counts(params: &TrainParams) -> CountSampling {
-    if params.count_sampling {
-        CountSampling::Multinomial
-    } else if params.count_rounding {
-        CountSampling::Rescale
-    } else {
-        CountSampling::Detected
     }
 }
 
@@ -459,18 +447,6 @@ pub(crate) fn sample_counts(profiles: &CsrMatrix, library_sizes: &[f64], seed: u
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A run generates by default the counts its critic saw in training.
-    #[test]
-    fn trained_counts_follow_what_the_critic_saw() {
-        let mut params = TrainParams::paper();
-        assert_eq!(trained_counts(&params), CountSampling::Detected);
-        params.count_rounding = true;
-        assert_eq!(trained_counts(&params), CountSampling::Rescale);
-        params.count_rounding = false;
-        params.count_sampling = true;
-        assert_eq!(trained_counts(&params), CountSampling::Multinomial);
-    }
 
     #[test]
     fn type_counts_split_at_the_last_equals_sign() {

@@ -140,7 +140,7 @@ pub struct CriticBatch<'a> {
     pub alpha: &'a [f32],
 }
 
-/// Count rounding of the generated cells the critic sees in training (`--count-rounding`): each generated cell `i`
+/// Count rounding of the generated cells the critic sees in training (`--critic-counts rounded`): each generated cell `i`
 /// is scaled to a real library size `L_i` (`scales[i] = L_i / library_size`), randomly rounded to integer counts
 /// (up with the probability of the fraction) and scaled back, so that the critic compares real counts with
 /// generated counts rather than with the generator's continuous profile. Gradients pass through the rounding
@@ -148,7 +148,7 @@ pub struct CriticBatch<'a> {
 /// by the identity `d/dlambda E f(k) = E[f(k + 1) - f(k)]`). It applies to the generator's training-mode passes of the following
 /// critic and generator steps, whose batch size must be `scales.len()`; generation is never rounded.
 ///
-/// With `poisson` (`--count-sampling`) the counts are drawn instead: `k_ij ~ Poisson(x_ij L_i / library_size)`,
+/// With `poisson` (`--critic-counts sampled`) the counts are drawn instead: `k_ij ~ Poisson(x_ij L_i / library_size)`,
 /// and the cell is normalised by its drawn total, exactly as a real cell of `sum_j k_ij` counts is. The
 /// generator then learns the *expected* profile of a cell and the sampling noise comes from the draw, as in
 /// count models (scVI); generation draws `Multinomial(L, profile)` to match.

@@ -27,6 +27,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::generate::CountSampling;
 use crate::model::{
     ConditionalCritic, CountRounding, CriticBatch, CriticInput, GanBackend, ModelConfig, OptimizerConfig,
 };
@@ -42,6 +43,45 @@ pub enum ModelChoice {
     Scgan,
     /// Conditional cscGAN (needs labels).
     Cscgan,
+}
+
+/// What the critic is shown of a generated cell in training.
+///
+/// The critic learns to tell real cells, which are counts, from whatever it is shown of generated ones; the
+/// generator learns what passes. Showing it the counts `scgan generate` will deliver trains the generator for
+/// those (BENCHMARKS.md, "Session 5"); see [`crate::model::CountRounding`] for how they are made and their
+/// gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CriticCounts {
+    /// The generator's normalised profile itself (the paper).
+    #[default]
+    Profiles,
+    /// The profile rescaled to a library size drawn from real cells of its type and randomly rounded to counts:
+    /// the generator learns profiles that look real once rounded, so generation rescales them the same way.
+    Rounded,
+    /// Poisson counts drawn from the profile at a drawn library size: the generator learns expected profiles, so
+    /// generation samples counts from them (multinomially, at library sizes drawn at random).
+    Sampled,
+}
+
+impl CriticCounts {
+    /// The counts `scgan generate` makes by default for a model trained this way: the kind its critic saw
+    /// (profiles trained on observed cells, noise included, are rescaled with every expressed gene kept).
+    pub fn generated_counts(self) -> CountSampling {
+        match self {
+            CriticCounts::Profiles => CountSampling::Detected,
+            CriticCounts::Rounded => CountSampling::Rescale,
+            CriticCounts::Sampled => CountSampling::Multinomial,
+        }
+    }
+
+    /// Whether generated cells get their drawn library sizes matched to their complexity (the most genes, the
+    /// largest library): yes for profiles of observed cells; no for expected profiles, whose detected genes come
+    /// from the draw itself.
+    pub fn matches_library_size_to_complexity(self) -> bool {
+        self != CriticCounts::Sampled
+    }
 }
 
 /// Settings of a training run; the defaults are the paper's (`--preset paper`).
@@ -73,14 +113,10 @@ pub struct TrainParams {
     /// Decay of the moving average of the generator's weights that generation uses (the paper: none).
     #[serde(default)]
     pub generator_average: Option<f32>,
-    /// Whether the critic sees the generated cells rounded to counts at real library sizes
-    /// ([`crate::model::CountRounding`]; the paper: no).
+    /// What the critic is shown of a generated cell (the paper: its profile). `config.json` of scgan before 0.1.1
+    /// had two flags for it, `count_rounding` and `count_sampling`; [`setup::RunConfig::read`] carries them over.
     #[serde(default)]
-    pub count_rounding: bool,
-    /// Whether the critic sees Poisson counts drawn from the generated cells at real library sizes, so that the
-    /// generator learns expected profiles ([`crate::model::CountRounding::poisson`]; the paper: no).
-    #[serde(default)]
-    pub count_sampling: bool,
+    pub critic_counts: CriticCounts,
     /// Hidden widths of the generator, from the latent vector on (the paper: 256, 512, 1024).
     #[serde(default = "paper_generator_layers")]
     pub generator_layers: Vec<usize>,
@@ -130,8 +166,7 @@ impl TrainParams {
             optimizer: OptimizerConfig::default(),
             critic_input: CriticInput::Normalized,
             generator_average: None,
-            count_rounding: false,
-            count_sampling: false,
+            critic_counts: CriticCounts::Profiles,
             output_noise: false,
             generator_layers: paper_generator_layers(),
             critic_layers: paper_critic_layers(),
@@ -159,9 +194,6 @@ impl TrainParams {
             if !(0.0..1.0).contains(&decay) {
                 return Err(Error::parameter("--generator-average", format!("decay {decay} is not in [0, 1)")));
             }
-        }
-        if self.count_rounding && self.count_sampling {
-            return Err(Error::parameter("--count-sampling", "cannot be combined with --count-rounding"));
         }
         if let Some(t) = self.time_limit_seconds {
             positive("--time", t > 0.0 && t.is_finite())?;
@@ -259,7 +291,7 @@ pub fn train(
         .collect();
 
     // Library sizes of the training cells of every class, which rounded generated cells of that class draw from.
-    let library_pools: Vec<Vec<f32>> = if params.count_rounding || params.count_sampling {
+    let library_pools: Vec<Vec<f32>> = if params.critic_counts != CriticCounts::Profiles {
         let pools = data.train.library_sizes_by_class(data.class_proportions.len());
         pools.iter().map(|pool| pool.iter().map(|&size| size as f32 / config.library_size).collect()).collect()
     } else {
@@ -280,7 +312,11 @@ pub fn train(
                 }
             })
             .collect();
-        model.set_count_rounding(Some(&CountRounding { scales, seed: rng.random(), poisson: params.count_sampling }));
+        model.set_count_rounding(Some(&CountRounding {
+            scales,
+            seed: rng.random(),
+            poisson: params.critic_counts == CriticCounts::Sampled,
+        }));
     };
 
     // Latent vectors on which an averaged generator's batch-norm statistics are measured: fixed, and drawn apart

@@ -4,10 +4,10 @@
 //! WGAN-GP training with the changes that BENCHMARKS.md ("Realism per minute") measured to give more realistic
 //! cells in the same CPU time: the critic sees `ln(1 + x)` of the normalised cells instead of values up to
 //! 20,000, the learning rate starts 3x higher, and the critic sees the generated cells rounded to counts at real
-//! library sizes (`--count-rounding`), as `scgan generate` delivers them. Every setting is recorded in the run's
+//! library sizes (`--critic-counts rounded`), as `scgan generate` delivers them. Every setting is recorded in the run's
 //! `config.json`, and each one is a flag of `scgan train`.
 
-use super::TrainParams;
+use super::{CriticCounts, TrainParams};
 use crate::model::CriticInput;
 
 /// The preset used when none is named.
@@ -32,7 +32,7 @@ pub fn default() -> TrainParams {
         critic_input: CriticInput::Log1p,
         learning_rate: 3e-4,
         learning_rate_final: 3e-5,
-        count_rounding: true,
+        critic_counts: CriticCounts::Rounded,
         ..TrainParams::paper()
     }
 }
@@ -46,7 +46,7 @@ mod tests {
         assert_eq!(named("paper"), Some(TrainParams::paper()));
         assert_eq!(TrainParams::paper().critic_input, CriticInput::Normalized);
         assert_eq!(TrainParams::paper().generator_average, None);
-        assert!(!TrainParams::paper().count_rounding && !TrainParams::paper().count_sampling);
+        assert_eq!(TrainParams::paper().critic_counts, CriticCounts::Profiles);
         for name in NAMES {
             assert!(named(name).is_some(), "{name}");
         }

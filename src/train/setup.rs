@@ -45,6 +45,31 @@ pub struct RunConfig {
     pub model: ModelConfig,
 }
 
+impl RunConfig {
+    /// Reads a run's `config.json`, carrying settings that older scgan versions spelt differently over to today's
+    /// names, so that their runs still resume and generate as they were trained: `train.count_rounding` and
+    /// `train.count_sampling` (two flags, at most one set) became `train.critic_counts`.
+    pub fn read(path: &Path) -> Result<RunConfig> {
+        let mut value: serde_json::Value = read_json(path)?;
+        if let Some(train) = value.get_mut("train").and_then(serde_json::Value::as_object_mut) {
+            let rounding = train.remove("count_rounding").and_then(|v| v.as_bool()).unwrap_or(false);
+            let sampling = train.remove("count_sampling").and_then(|v| v.as_bool()).unwrap_or(false);
+            if !train.contains_key("critic_counts") {
+                let kind = if sampling {
+                    "sampled"
+                } else if rounding {
+                    "rounded"
+                } else {
+                    "profiles"
+                };
+                train.insert("critic_counts".to_string(), kind.into());
+            }
+        }
+        serde_json::from_value(value)
+            .map_err(|e| Error::format(path, "json", format!("{e} (written by another scgan version?)")))
+    }
+}
+
 /// A run ready to train: the model, its data and where it stands.
 pub struct Session {
     /// The network.
@@ -228,7 +253,7 @@ pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Sessi
             ),
         ));
     }
-    let mut config: RunConfig = read_json(&run.config())?;
+    let mut config = RunConfig::read(&run.config())?;
     let description: DataDescription = read_json(&run.data())?;
     update(&mut config.train);
     config.train.check()?;

@@ -12,7 +12,7 @@
 //! - the unbiased **MMD²** with the multi-bandwidth Gaussian kernel, logged beside it.
 //!
 //! The generated cells are compared as `scgan generate` delivers them by default
-//! ([`crate::generate::trained_counts`]): the generator's profiles made into counts at library sizes drawn from the
+//! ([`super::CriticCounts::generated_counts`]): the generator's profiles made into counts at library sizes drawn from the
 //! training cells of their type, then normalised like the real ones. (Comparing the continuous
 //! profiles instead scored 0.56 on pbmc_facs_2k where the evaluator's kNN AUROC on the delivered counts was 0.68:
 //! the rounding is part of what a user gets.) They use fixed latent vectors, fixed library sizes and rounding
@@ -23,12 +23,12 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::data::CellSet;
-use super::TrainParams;
+use super::{CriticCounts, TrainParams};
 use crate::data::CsrMatrix;
 use crate::error::Result;
 use crate::evaluate::classify::{cross_validated_auroc, stratified_folds, Classifier};
 use crate::evaluate::mmd::{median_pairwise_distance, mmd_with_median};
-use crate::generate::{draw_library_sizes, make_counts, trained_counts, CountSampling};
+use crate::generate::{draw_library_sizes, make_counts};
 use crate::model::GanBackend;
 use crate::pca::{log_normalize, Pca, PcaParams, PcaSolver};
 
@@ -58,9 +58,9 @@ pub struct Validator {
     /// Library sizes of the training cells of every class (one pool without classes).
     pools: Vec<Vec<f64>>,
     library_size: f64,
-    /// How the generated cells become counts: [`trained_counts`], as `generate` gives them by default (a model
-    /// trained with count sampling also gets library sizes drawn at random, not matched to complexity).
-    counts: CountSampling,
+    /// What the critic saw in training, which says how the generated cells become counts (as `generate` makes
+    /// them by default).
+    critic_counts: CriticCounts,
     seed: u64,
     pca: Pca,
     reference: Vec<f64>,
@@ -92,7 +92,7 @@ impl Validator {
         library_size: f32,
         params: &TrainParams,
     ) -> Result<Self> {
-        let (seed, counts) = (params.seed, trained_counts(params));
+        let (seed, critic_counts) = (params.seed, params.critic_counts);
         let n_genes = train.counts.n_cols();
         let pca_params = PcaParams {
             n_components: 50,
@@ -115,7 +115,7 @@ impl Validator {
         Ok(Validator {
             pools,
             library_size: library_size as f64,
-            counts,
+            critic_counts,
             seed,
             pca,
             reference,
@@ -147,9 +147,10 @@ impl Validator {
             let pools: Vec<&[f64]> = self.pools.iter().map(Vec::as_slice).collect();
             let set_seed = self.seed ^ 0xc0_7e75 ^ set as u64;
             let mut rng = ChaCha8Rng::seed_from_u64(set_seed);
-            let match_complexity = self.counts != CountSampling::Multinomial;
+            let match_complexity = self.critic_counts.matches_library_size_to_complexity();
             let sizes = draw_library_sizes(&profiles, &classes, &pools, self.library_size, match_complexity, &mut rng);
-            let counts = make_counts(&profiles, &sizes, self.library_size, self.counts, set_seed);
+            let method = self.critic_counts.generated_counts();
+            let counts = make_counts(&profiles, &sizes, self.library_size, method, set_seed);
             let projected = project(&self.pca, &log_normalize(&counts, self.library_size));
             if set == 0 {
                 mmd = mmd_with_median(&self.reference, &projected, dim, self.median_distance).unbiased;
