@@ -195,10 +195,12 @@ pub(crate) struct TrainArgs {
     /// through the counts as their expected slope over one count).
     #[arg(long, value_enum, value_name = "KIND")]
     pub(crate) critic_counts: Option<CriticCountsArg>,
-    /// Older spelling of `--critic-counts rounded` (true) / `profiles` (false).
+    /// Older spelling: true is `--critic-counts rounded`; false turns rounding off (`profiles`) and leaves another
+    /// kind as it is.
     #[arg(long, value_name = "BOOL", hide = true, conflicts_with_all = ["critic_counts", "count_sampling"])]
     pub(crate) count_rounding: Option<bool>,
-    /// Older spelling of `--critic-counts sampled` (true) / `profiles` (false).
+    /// Older spelling: true is `--critic-counts sampled`; false turns sampling off (`profiles`) and leaves another
+    /// kind as it is.
     #[arg(long, value_name = "BOOL", hide = true, conflicts_with = "critic_counts")]
     pub(crate) count_sampling: Option<bool>,
     /// Add learnt per-gene noise before the generator's output ReLU (scale `generator.out.noise_scale`, starting

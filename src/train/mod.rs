@@ -113,7 +113,7 @@ pub struct TrainParams {
     /// Decay of the moving average of the generator's weights that generation uses (the paper: none).
     #[serde(default)]
     pub generator_average: Option<f32>,
-    /// What the critic is shown of a generated cell (the paper: its profile). `config.json` of scgan before 0.1.1
+    /// What the critic is shown of a generated cell (the paper: its profile). `config.json` of older builds
     /// had two flags for it, `count_rounding` and `count_sampling`; [`setup::RunConfig::read`] carries them over.
     #[serde(default)]
     pub critic_counts: CriticCounts,

@@ -240,8 +240,8 @@ pub fn start(
     Ok(Session { model, data, run, state: LoopState::default(), config, description })
 }
 
-/// Resumes the run in `out` from its checkpoint; `update` may change the stopping rule, threads or learning
-/// rate (everything else is the run's own).
+/// Resumes the run in `out` from its checkpoint; `update` applies the flags given on top of the run's own
+/// settings (the stopping rule, threads, learning rate or any other training flag).
 pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Session> {
     let run = RunFolder::new(out);
     if !run.config().exists() {
