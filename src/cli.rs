@@ -265,7 +265,9 @@ impl TrainArgs {
                 CriticCountsArg::Sampled => CriticCounts::Sampled,
             };
         }
-        for (flag, kind) in [(self.count_rounding, CriticCounts::Rounded), (self.count_sampling, CriticCounts::Sampled)] {
+        let older_spellings =
+            [(self.count_rounding, CriticCounts::Rounded), (self.count_sampling, CriticCounts::Sampled)];
+        for (flag, kind) in older_spellings {
             match flag {
                 Some(true) => params.critic_counts = kind,
                 Some(false) if params.critic_counts == kind => params.critic_counts = CriticCounts::Profiles,

@@ -4,9 +4,10 @@
 //! layer makes every cell sum to it. To give cells realistic totals, each generated cell of type `t` draws a
 //! library size `L` from the real library sizes of type `t`'s training cells (kept in the run's `data.json`), and
 //! the profile is turned into `L` counts ([`CountSampling`]), by default the way the model's critic saw them in
-//! training ([`crate::train::CriticCounts::generated_counts`]). A model whose critic saw rounded counts (the default preset)
-//! gets its profiles rescaled to `L` with random rounding. One whose critic saw profiles (the paper) learnt
-//! normalised *observed* cells, whose zeros say which genes were detected: every gene it expressed keeps at least
+//! training ([`crate::train::CriticCounts::generated_counts`]). A model whose critic saw rounded counts
+//! (the default preset) gets its profiles rescaled to `L` with random rounding. One whose critic saw profiles
+//! (the paper) learnt normalised *observed* cells, whose zeros say which genes were detected: every gene it
+//! expressed keeps at least
 //! one count and the others share the rest of `L` by rescaling (`detected`), since sampling again would add the
 //! sampling noise a second time and plain rescaling loses the genes it put below one count (BENCHMARKS.md,
 //! "Session 4"). A model trained with sampled counts learnt expected profiles; its counts are drawn

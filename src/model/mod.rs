@@ -140,8 +140,8 @@ pub struct CriticBatch<'a> {
     pub alpha: &'a [f32],
 }
 
-/// Count rounding of the generated cells the critic sees in training (`--critic-counts rounded`): each generated cell `i`
-/// is scaled to a real library size `L_i` (`scales[i] = L_i / library_size`), randomly rounded to integer counts
+/// Count rounding of the generated cells the critic sees in training (`--critic-counts rounded`): each generated
+/// cell `i` is scaled to a real library size `L_i` (`scales[i] = L_i / library_size`), randomly rounded to integer counts
 /// (up with the probability of the fraction) and scaled back, so that the critic compares real counts with
 /// generated counts rather than with the generator's continuous profile. Gradients pass through the rounding
 /// as its expected slope over one count (exact in expectation for a critic linear in its input; for Poisson draws

@@ -12,9 +12,9 @@
 //! - the unbiased **MMD²** with the multi-bandwidth Gaussian kernel, logged beside it.
 //!
 //! The generated cells are compared as `scgan generate` delivers them by default
-//! ([`super::CriticCounts::generated_counts`]): the generator's profiles made into counts at library sizes drawn from the
-//! training cells of their type, then normalised like the real ones. (Comparing the continuous
-//! profiles instead scored 0.56 on pbmc_facs_2k where the evaluator's kNN AUROC on the delivered counts was 0.68:
+//! ([`super::CriticCounts::generated_counts`]): the generator's profiles made into counts at library sizes drawn
+//! from the training cells of their type, then normalised like the real ones. (Comparing the continuous profiles
+//! instead scored 0.56 on pbmc_facs_2k where the evaluator's kNN AUROC on the delivered counts was 0.68:
 //! the rounding is part of what a user gets.) They use fixed latent vectors, fixed library sizes and rounding
 //! draws, and the validation cells' labels, so successive figures differ only through the model.
 
