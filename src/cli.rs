@@ -148,8 +148,8 @@ pub(crate) struct TrainArgs {
     pub(crate) resume: Option<PathBuf>,
     /// Settings to start from: `default` (the paper's network, trained with a log-scale critic, a higher learning
     /// rate and count rounding: more realistic cells per CPU minute, see BENCHMARKS.md) or `paper` (the published
-    /// settings).
-    #[arg(long, default_value = "default")]
+    /// settings). A resumed run keeps its own.
+    #[arg(long, default_value = "default", conflicts_with = "resume")]
     pub(crate) preset: String,
     /// Network: conditional cscGAN (needs labels) or unconditional scGAN.
     #[arg(long, value_enum)]

@@ -278,7 +278,7 @@ fn empty_matrix_one_cell_one_gene() {
     assert_eq!(files_in(dir.path()), before, "a failed training left a run folder");
 }
 
-/// A tiny trained run (scGAN, 60 genes, 2 steps) for the generate and resume refusals.
+/// A tiny trained run (cscGAN, 60 genes, 2 steps) for the generate and resume refusals.
 fn tiny_run(dir: &Path) -> std::path::PathBuf {
     let run = dir.join("run");
     let output = scgan(&[
@@ -348,6 +348,31 @@ fn run_folder_from_another_version() {
     assert_clean_failure(&generate(), &["config.json", "missing field `model`", "another scgan version"]);
     assert_clean_failure(&resume(), &["config.json", "missing field `model`"]);
     assert!(!out.exists());
+}
+
+/// A resumed run keeps its network: a flag that would shape another one (or another preset) is refused, not
+/// ignored, and the run is left as it was.
+#[test]
+fn network_flags_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = tiny_run(dir.path());
+    let checkpoint = run.join("state/checkpoint.safetensors");
+    let kept_checkpoint = std::fs::read(&checkpoint).unwrap();
+    let kept_config = std::fs::read(run.join("config.json")).unwrap();
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["train", "--resume", run.to_str().unwrap(), "--steps", "3", "--threads", "1"];
+        args.extend_from_slice(extra);
+        scgan(&args)
+    };
+    let layers = resume(&["--critic-layers", "8,8"]);
+    assert_clean_failure(&layers, &["--critic-layers", "[8, 8]", "[1024, 512, 256]", "--out"]);
+    assert_clean_failure(&resume(&["--model", "scgan"]), &["--model", "Scgan", "Cscgan"]);
+    let output = resume(&["--preset", "paper"]);
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), kept_checkpoint, "a refused resume changed the checkpoint");
+    assert_eq!(std::fs::read(run.join("config.json")).unwrap(), kept_config, "a refused resume changed config.json");
+    // The same value as the run's own is no change.
+    assert!(resume(&["--critic-layers", "1024,512,256", "--model", "cscgan"]).status.success());
 }
 
 #[test]

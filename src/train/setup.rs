@@ -240,6 +240,32 @@ pub fn start(
     Ok(Session { model, data, run, state: LoopState::default(), config, description })
 }
 
+/// Refuses settings given on resume that would shape another network than the one the run's checkpoint holds
+/// (the network is rebuilt from config.json's `model`, so such a flag would otherwise be ignored in silence).
+fn refuse_network_changes(recorded: &TrainParams, asked: &TrainParams, out: &Path) -> Result<()> {
+    let pair = |field: &dyn Fn(&TrainParams) -> String| (field(recorded), field(asked));
+    let settings = [
+        ("--model", pair(&|p| format!("{:?}", p.model))),
+        ("--critic", pair(&|p| format!("{:?}", p.conditional_critic))),
+        ("--critic-input", pair(&|p| format!("{:?}", p.critic_input))),
+        ("--generator-average", pair(&|p| format!("{:?}", p.generator_average))),
+        ("--output-noise", pair(&|p| p.output_noise.to_string())),
+        ("--generator-layers", pair(&|p| format!("{:?}", p.generator_layers))),
+        ("--critic-layers", pair(&|p| format!("{:?}", p.critic_layers))),
+    ];
+    match settings.into_iter().find(|(_, (was, now))| was != now) {
+        Some((flag, (was, now))) => Err(Error::parameter(
+            flag,
+            format!(
+                "asks for {now}, but the run in {} was started with {was}: a resumed run keeps its network (its \
+                 checkpoint holds that network's weights); start a new run with --out to train another one",
+                out.display()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Resumes the run in `out` from its checkpoint; `update` applies the flags given on top of the run's own
 /// settings (the stopping rule, threads, learning rate or any other training flag).
 pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Session> {
@@ -255,7 +281,9 @@ pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Sessi
     }
     let mut config = RunConfig::read(&run.config())?;
     let description: DataDescription = read_json(&run.data())?;
+    let recorded = config.train.clone();
     update(&mut config.train);
+    refuse_network_changes(&recorded, &config.train, out)?;
     config.train.check()?;
     let read = ReadOptions { layer: config.layer.clone(), transpose: config.transpose };
     let (data, rebuilt, _) = prepare_data(
