@@ -4,7 +4,8 @@
 #
 #   bench/realism.sh RUN DATA_PREFIX [COUNTS] [SEED]
 #   e.g. bench/realism.sh runs/q ../shared/data/pbmc_facs_2k rescale 0
-#   (COUNTS: trained, the default: what `scgan generate` makes for the run; or detected, rescale, multinomial, normalized)
+#   (COUNTS: trained, the default: what `scgan generate` makes for the run; or detected, rescale, multinomial,
+#    rounded-poisson, normalized)
 #
 # Prints one line: run, counts, RF AUROC, kNN AUROC, MMD ratio, SCC of gene means, KS library size, worst type.
 set -euo pipefail
@@ -15,7 +16,7 @@ if [ "$COUNTS" = trained ]; then
 import json, sys
 t = json.load(open(sys.argv[1]))["train"]
 kind = t.get("critic_counts") or ("sampled" if t.get("count_sampling") else "rounded" if t.get("count_rounding") else "profiles")
-print({"sampled": "multinomial", "rounded": "rescale", "profiles": "detected"}[kind])' "$RUN/config.json")
+print({"sampled": "multinomial", "rounded": "rescale", "profiles": "detected", "rounded_poisson": "rounded-poisson"}[kind])' "$RUN/config.json")
 fi
 SCGAN=${SCGAN:-target/release/scgan}
 LABEL=${LABEL:-cell_type}

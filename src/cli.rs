@@ -115,6 +115,8 @@ pub(crate) enum CountsArg {
     Multinomial,
     /// Rescale, with every gene the generator expressed given at least one count (the library size kept).
     Detected,
+    /// Round each value's first count at random and draw the counts beyond it (Poisson).
+    RoundedPoisson,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -125,6 +127,9 @@ pub(crate) enum CriticCountsArg {
     Rounded,
     /// Poisson counts drawn from the profile at a real library size; generation samples counts (multinomial).
     Sampled,
+    /// As rounded, but only each value's first count is rounded and the counts beyond it are Poisson draws;
+    /// generation makes counts the same way.
+    RoundedPoisson,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -191,8 +196,8 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_name = "DECAY")]
     pub(crate) generator_average: Option<f32>,
     /// What the critic is shown of a generated cell: its profile (paper), the profile rounded to counts at a library
-    /// size drawn from real cells of its type (default preset), or Poisson counts drawn from it (gradients pass
-    /// through the counts as their expected slope over one count).
+    /// size drawn from real cells of its type (default preset), Poisson counts drawn from it, or both (first count
+    /// rounded, the rest drawn); gradients pass through the counts as their expected slope over one count.
     #[arg(long, value_enum, value_name = "KIND")]
     pub(crate) critic_counts: Option<CriticCountsArg>,
     /// Older spelling: true is `--critic-counts rounded`; false turns rounding off (`profiles`) and leaves another
@@ -207,6 +212,10 @@ pub(crate) struct TrainArgs {
     /// at 0), so that which weakly expressed genes a cell shows can vary gene by gene.
     #[arg(long, value_name = "BOOL")]
     pub(crate) output_noise: Option<bool>,
+    /// Add a term to the generator's loss that pulls each cell type's mean generated cell towards its mean real
+    /// cell (on the critic's scale), with this weight (0: none, the paper).
+    #[arg(long, value_name = "WEIGHT")]
+    pub(crate) mean_matching: Option<f32>,
     /// Hidden widths of the generator, comma-separated (paper: 256,512,1024).
     #[arg(long, value_name = "WIDTHS", value_delimiter = ',')]
     pub(crate) generator_layers: Option<Vec<usize>>,
@@ -263,6 +272,7 @@ impl TrainArgs {
                 CriticCountsArg::Profiles => CriticCounts::Profiles,
                 CriticCountsArg::Rounded => CriticCounts::Rounded,
                 CriticCountsArg::Sampled => CriticCounts::Sampled,
+                CriticCountsArg::RoundedPoisson => CriticCounts::RoundedPoisson,
             };
         }
         let older_spellings =
@@ -273,6 +283,9 @@ impl TrainArgs {
                 Some(false) if params.critic_counts == kind => params.critic_counts = CriticCounts::Profiles,
                 _ => {}
             }
+        }
+        if let Some(weight) = self.mean_matching {
+            params.mean_matching = weight;
         }
         if let Some(noise) = self.output_noise {
             params.output_noise = noise;
@@ -318,8 +331,9 @@ pub(crate) struct GenerateArgs {
     pub(crate) normalized_only: bool,
     /// How counts are made from a generated profile and a library size drawn from the type's real ones:
     /// `detected` (rescale, every expressed gene at least one count), `rescale` (scale and round at random) or
-    /// `multinomial` (sample L counts from the profile). Default: what the run was trained for (`multinomial`
-    /// after `--critic-counts sampled`, `rescale` after `rounded` (the default preset), else `detected`).
+    /// `multinomial` (sample L counts from the profile) or `rounded-poisson` (first count rounded, the rest
+    /// drawn). Default: what the run was trained for (`multinomial` after `--critic-counts sampled`, `rescale`
+    /// after `rounded` (the default preset), `rounded-poisson` after `rounded-poisson`, else `detected`).
     #[arg(long, value_enum, conflicts_with = "normalized_only")]
     pub(crate) counts: Option<CountsArg>,
     /// Threads (default: all cores).

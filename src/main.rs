@@ -66,6 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (false, Some(CountsArg::Rescale)) => CountSampling::Rescale,
                 (false, Some(CountsArg::Multinomial)) => CountSampling::Multinomial,
                 (false, Some(CountsArg::Detected)) => CountSampling::Detected,
+                (false, Some(CountsArg::RoundedPoisson)) => CountSampling::RoundedPoisson,
             };
             let params = GenerateParams { cells, seed: args.seed, counts, threads: args.threads.unwrap_or_else(default_threads) };
             let cells = generator.generate(&params)?;

@@ -9,8 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use scgan::engine::{CpuGan, CriticTerms, Network};
 use scgan::model::{
-    parameter_count, ConditionalCritic, CountRounding, CriticBatch, CriticInput, GanBackend, ModelConfig, ModelKind,
-    OptimizerConfig,
+    parameter_count, ConditionalCritic, CountDraw, CountRounding, CriticBatch, CriticInput, GanBackend, MeanMatching,
+    ModelConfig, ModelKind, OptimizerConfig,
 };
 
 const B: usize = 4;
@@ -70,7 +70,11 @@ fn network(kind: ModelKind, seed: u64, library_size: f32) -> Network<f64> {
 }
 
 fn network_from(config: ModelConfig, seed: u64) -> Network<f64> {
-    let mut net = Network::<f64>::new(config, OptimizerConfig::default(), seed, 1).unwrap();
+    network_on_threads(config, seed, 1)
+}
+
+fn network_on_threads(config: ModelConfig, seed: u64, threads: usize) -> Network<f64> {
+    let mut net = Network::<f64>::new(config, OptimizerConfig::default(), seed, threads).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
     for which in 0..2 {
         let set = if which == 0 { net.generator_params_mut() } else { net.critic_params_mut() };
@@ -233,6 +237,27 @@ fn critic_loss_gradient_matches_finite_differences() {
     }
 }
 
+/// The multi-threaded critic pass (layer 1's weight gradient beside the other layers') gives the gradients of the
+/// single-threaded one, which the finite-difference tests check, on both layer-1 paths.
+#[test]
+fn critic_gradients_do_not_depend_on_the_thread_count() {
+    for (name, kind) in kinds() {
+        let inp = inputs(5, kind != ModelKind::Scgan, 20_000.0);
+        for limit in [-1.0, 1.0] {
+            let gradients = |threads: usize| {
+                let mut net = network_on_threads(tiny(kind, 20_000.0), 11, threads);
+                net.set_sparse_limit(limit);
+                net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, CriticTerms::Full);
+                net.critic_params().grads().to_vec()
+            };
+            let (one, two) = (gradients(1), gradients(2));
+            let scale = one.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+            let worst = one.iter().zip(&two).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(scale > 0.0 && worst <= 1e-12 * scale, "{name}, sparse limit {limit}: {worst:e} of {scale:e}");
+        }
+    }
+}
+
 #[test]
 fn critic_gradient_with_mixed_sparse_and_dense_rows() {
     for (name, kind) in kinds() {
@@ -293,6 +318,28 @@ fn generator_loss_gradient_matches_finite_differences() {
                 assert!(norm > 0.0, "{name}: {} has a zero gradient", e.name);
             }
         }
+    }
+}
+
+/// The mean-matching term of the generator loss, through the whole generator (log1p critic input), against finite
+/// differences; it changes the gradient (the targets are far from the generated means).
+#[test]
+fn mean_matching_gradients_match_finite_differences() {
+    for (name, kind) in kinds() {
+        let mut config = tiny(kind, 10.0);
+        config.critic_input = CriticInput::Log1p;
+        let inp = inputs(7, kind != ModelKind::Scgan, 10.0);
+        let classes = config.n_classes().max(1);
+        let targets: Vec<f32> = (0..classes * G).map(|i| (i % 5) as f32 * 0.4).collect();
+        let mut net = network_from(config.clone(), 23);
+        net.set_mean_matching(Some(&MeanMatching { weight: 3.0, targets }));
+        let err = generator_check(&mut net, &inp, &format!("{name} generator with mean matching"));
+        assert!(err < TOL, "{name}: worst relative error {err:.2e}");
+        let with = net.generator_params().grads().to_vec();
+        let mut plain = network_from(config, 23);
+        plain.generator_loss_and_gradients(&inp.z, &inp.labels);
+        let differ = with.iter().zip(plain.generator_params().grads()).any(|(a, b)| (a - b).abs() > 1e-6);
+        assert!(differ, "{name}: mean matching did not change the gradient");
     }
 }
 
@@ -373,7 +420,7 @@ fn log1p_critic_input_gradients_match_finite_differences() {
     }
 }
 
-/// Count rounding (and Poisson count sampling): the generator's gradient runs through the expected slope of each
+/// Count rounding (and Poisson count sampling, alone or after a rounded first count): the generator's gradient runs through the expected slope of each
 /// rounded value over one count (`count_step_slope`, checked against the exact expectation in its unit test),
 /// with the LSN and the ReLU mask at the unrounded values. At an enormous library size one count is so small that
 /// the rounded values and that slope equal the unrounded ones to 1e-9 relative, so the gradient must equal the
@@ -398,11 +445,12 @@ fn count_rounding_gradients_reduce_to_the_unrounded_ones() {
             let norm = plain.iter().map(|g| g * g).sum::<f64>().sqrt();
             let distance = |a: &[f64]| a.iter().zip(&plain).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt() / norm;
             // Poisson draws at a library size L vary by 1/sqrt(L) relative: a larger L makes them as fine
-            for (poisson, huge) in [(false, 1e9), (true, 1e13)] {
-                let fine = gradient(Some(CountRounding { scales: vec![huge; B], seed: 3, poisson }));
-                let coarse = gradient(Some(CountRounding { scales: vec![5e-4; B], seed: 3, poisson }));
-                assert!(distance(&fine) < 1e-6, "{name} {critic_input:?} {poisson}: {:.2e}", distance(&fine));
-                assert!(distance(&coarse) > 1e-3, "{name} {critic_input:?} {poisson}: {:.2e}", distance(&coarse));
+            for (draw, huge) in [(CountDraw::Round, 1e9), (CountDraw::Poisson, 1e13), (CountDraw::RoundedPoisson, 1e13)]
+            {
+                let fine = gradient(Some(CountRounding { scales: vec![huge; B], seed: 3, draw }));
+                let coarse = gradient(Some(CountRounding { scales: vec![5e-4; B], seed: 3, draw }));
+                assert!(distance(&fine) < 1e-6, "{name} {critic_input:?} {draw:?}: {:.2e}", distance(&fine));
+                assert!(distance(&coarse) > 1e-3, "{name} {critic_input:?} {draw:?}: {:.2e}", distance(&coarse));
             }
         }
     }

@@ -250,6 +250,11 @@ fn critic_counts_choose_what_the_critic_sees_and_older_runs_keep_theirs() {
     assert_eq!(config(&sampled)["train"]["critic_counts"], "sampled");
     ok(train(&profiles, &["--steps", "2", "--critic-counts", "profiles"]));
     assert_eq!(config(&profiles)["train"]["critic_counts"], "profiles");
+    let drawn = dir.path().join("drawn");
+    ok(train(&drawn, &["--steps", "2", "--critic-counts", "rounded-poisson"]));
+    assert_eq!(config(&drawn)["train"]["critic_counts"], "rounded_poisson");
+    let generator = scgan::generate::Generator::load(&drawn, 1).unwrap();
+    assert_eq!(generator.trained_counts(), scgan::generate::CountSampling::RoundedPoisson);
     let both = dir.path().join("both");
     let output = train(&both, &["--steps", "2", "--critic-counts", "sampled", "--count-rounding", "true"]);
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -1,7 +1,9 @@
 //! [`CpuGan`]: the CPU backend of [`GanBackend`], an f32 [`Network`].
 
 use super::network::Network;
-use crate::model::{CountRounding, CriticBatch, CriticStats, GanBackend, ModelConfig, NamedTensor, OptimizerConfig};
+use crate::model::{
+    CountRounding, CriticBatch, CriticStats, GanBackend, MeanMatching, ModelConfig, NamedTensor, OptimizerConfig,
+};
 use crate::Result;
 
 /// The CPU backend: scGAN / cscGAN in f32 on faer, with its own thread pool.
@@ -76,6 +78,10 @@ impl GanBackend for CpuGan {
 
     fn set_count_rounding(&mut self, rounding: Option<&CountRounding>) {
         self.net.set_count_rounding(rounding);
+    }
+
+    fn set_mean_matching(&mut self, matching: Option<&MeanMatching>) {
+        self.net.set_mean_matching(matching);
     }
 
     fn update_generator_average(&mut self) {

@@ -21,7 +21,7 @@ use super::batchnorm::{self, Running};
 use super::linear::{backward_input, backward_weight, column_sums, dot, forward, sum};
 use super::params::{Init, ParamSet};
 use super::{ensure, for_each_row2, for_each_row_with, with_simd, Scalar};
-use crate::model::{CriticInput, ModelConfig};
+use crate::model::{CountDraw, CriticInput, ModelConfig};
 
 /// A uniform number in [0, 1) from `(seed, index)` (SplitMix64's finaliser): the rounding's randomness, the
 /// same for any thread count and cheap enough for one draw per generated value.
@@ -136,8 +136,8 @@ pub(crate) struct GeneratorWork<T> {
     pub rounding_scale: Vec<T>,
     /// Seed of the rounding; the uniform of cell `i`, gene `j` is a hash of `(seed, i G + j)`.
     pub rounding_seed: u64,
-    /// Poisson draws instead of rounding, each cell normalised by its drawn total.
-    pub rounding_poisson: bool,
+    /// How values become counts.
+    pub count_draw: CountDraw,
     /// The LSN output before rounding, for the backward pass, and whether the last forward pass rounded.
     unrounded: Vec<T>,
     /// One count of each rounded cell in normalised units (`library_size / drawn total` for Poisson draws).
@@ -342,11 +342,17 @@ impl GeneratorLayout {
             ws.unrounded[..n * g].copy_from_slice(out);
             let (cell_scale, seed) = (&ws.rounding_scale[..n], ws.rounding_seed);
             let library_size = self.library_size;
+            let count_draw = ws.count_draw;
             let draw = |i: usize, row: &mut [T], unit: &mut T| {
                 let s = cell_scale[i].to_f64();
                 let mut total = 0.0;
                 for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
-                    let counts = poisson(x.to_f64() * s, seed, (i * g + j) as u64);
+                    let (lambda, index) = (x.to_f64() * s, (i * g + j) as u64);
+                    let counts = match count_draw {
+                        CountDraw::RoundedPoisson if lambda < 1.0 => (lambda + uniform(seed, index)).floor(),
+                        CountDraw::RoundedPoisson => 1.0 + poisson(lambda - 1.0, seed, index),
+                        _ => poisson(lambda, seed, index),
+                    };
                     total += counts;
                     *x = T::from_f64(counts);
                 }
@@ -370,12 +376,11 @@ impl GeneratorLayout {
                     }
                 }
             };
-            let poisson = ws.rounding_poisson;
             for_each_row_with(par, out, g, &mut ws.count_unit[..n], |i, row, unit| {
-                if poisson {
-                    draw(i, row, unit)
-                } else {
+                if count_draw == CountDraw::Round {
                     round(i, row, unit)
+                } else {
+                    draw(i, row, unit)
                 }
             });
         }
@@ -407,14 +412,20 @@ impl GeneratorLayout {
             // Through the counts: dL/dx is dL/dy times the expected slope of y over one count (see
             // `count_step_slope`); the LSN and the ReLU mask use the values before rounding.
             let unrounded = &ws.unrounded[..n * g];
-            let (units, poisson) = (&ws.count_unit[..n], ws.rounding_poisson);
+            let (units, count_draw) = (&ws.count_unit[..n], ws.count_draw);
             for_each_row2(par, gx, g, &out[..n * g], g, |i, dx, y| {
                 let x = &unrounded[i * g..(i + 1) * g];
                 if log_output {
                     let (unit, s) = (units[i].to_f64(), ws.rounding_scale[i].to_f64());
                     for ((d, y), x) in dx.iter_mut().zip(y).zip(x).filter(|(_, x)| **x > T::ZERO) {
                         // the count the step starts from: the drawn one, or the rounding's floor
-                        let base = if poisson { y.to_f64().exp_m1() } else { (x.to_f64() * s).floor() * unit };
+                        let lambda = x.to_f64() * s;
+                        let rounded = match count_draw {
+                            CountDraw::Round => true,
+                            CountDraw::Poisson => false,
+                            CountDraw::RoundedPoisson => lambda < 1.0,
+                        };
+                        let base = if rounded { lambda.floor() * unit } else { y.to_f64().exp_m1() };
                         *d *= T::from_f64(count_step_slope(base, unit, s));
                     }
                 }
@@ -544,24 +555,26 @@ mod tests {
         assert!(inferred.chunks(50).all(|row| (row.iter().sum::<f64>() - 20_000.0).abs() < 1e-6));
     }
 
-    /// With Poisson sampling, every cell is a whole number of counts normalised by its own drawn total: its values
-    /// sum to the model's library size and are multiples of the smallest one's count unit.
+    /// With Poisson draws (alone or after a rounded first count), every cell is a whole number of counts normalised
+    /// by its own drawn total: its values sum to the model's library size and are multiples of one count's unit.
     #[test]
-    fn sampled_cells_are_counts_normalised_by_their_total() {
+    fn drawn_cells_are_counts_normalised_by_their_total() {
         let n = 4;
         let (layout, params, mut bn, z) = tiny_generator(n);
-        let scales = vec![0.02, 0.05, 0.1, 1.0];
-        let mut ws =
-            GeneratorWork { rounding_scale: scales, rounding_seed: 9, rounding_poisson: true, ..Default::default() };
-        let mut out = vec![0.0; n * 50];
-        layout.forward(params.values(), &mut bn, &mut ws, &z, &[], &mut out, n, true, Par::Seq);
-        for (row, s) in out.chunks(50).zip(&ws.rounding_scale) {
-            assert!((row.iter().sum::<f64>() - 20_000.0).abs() < 1e-6, "{row:?}");
-            // the drawn total T makes every value x T / 20,000 a whole count; it is near the library size asked for
-            let whole =
-                |total: f64| row.iter().all(|x| (x * total / 20_000.0 - (x * total / 20_000.0).round()).abs() < 1e-6);
-            let total = (1..40_000).map(f64::from).find(|&t| whole(t)).expect("no total makes the values counts");
-            assert!(total <= 20_000.0 * s * 1.5, "total {total} for a library size of {}", 20_000.0 * s);
+        for count_draw in [CountDraw::Poisson, CountDraw::RoundedPoisson] {
+            let scales = vec![0.02, 0.05, 0.1, 1.0];
+            let mut ws = GeneratorWork { rounding_scale: scales, rounding_seed: 9, count_draw, ..Default::default() };
+            let mut out = vec![0.0; n * 50];
+            layout.forward(params.values(), &mut bn, &mut ws, &z, &[], &mut out, n, true, Par::Seq);
+            for (row, s) in out.chunks(50).zip(&ws.rounding_scale) {
+                assert!((row.iter().sum::<f64>() - 20_000.0).abs() < 1e-6, "{row:?}");
+                // the drawn total T makes every value x T / 20,000 a whole count; it is near the library size asked
+                let whole = |total: f64| {
+                    row.iter().all(|x| (x * total / 20_000.0 - (x * total / 20_000.0).round()).abs() < 1e-6)
+                };
+                let total = (1..40_000).map(f64::from).find(|&t| whole(t)).expect("no total makes the values counts");
+                assert!(total <= 20_000.0 * s * 1.5, "{count_draw:?}: total {total} for {}", 20_000.0 * s);
+            }
         }
     }
 
@@ -581,7 +594,8 @@ mod tests {
     }
 
     /// The slope the backward pass uses through counts is the derivative of the expected output `ln(1 + k u)`:
-    /// checked by central differences of the exact expectation under random rounding and under a Poisson draw.
+    /// checked by central differences of the exact expectation under random rounding, a Poisson draw and a rounded
+    /// first count with Poisson draws beyond it.
     #[test]
     fn count_step_slope_is_the_derivative_of_the_expected_output() {
         let h = |k: f64, unit: f64| (k * unit).ln_1p();
@@ -612,6 +626,25 @@ mod tests {
                 e + term
             });
             assert!((fd(&sampled) - expected).abs() < 1e-6 * expected, "Poisson at x {x}, s {s}");
+            // a rounded first count and Poisson draws beyond it: k = 1 + Poisson(lambda - 1) above one count
+            if lambda > 1.0 {
+                let shifted = |x: f64| {
+                    let rest = x * s - 1.0;
+                    let mut p = (-rest).exp();
+                    (0..400).fold(0.0, |e, k| {
+                        let term = p * h(k as f64 + 1.0, unit);
+                        p *= rest / (k + 1) as f64;
+                        e + term
+                    })
+                };
+                let mut p = (1.0 - lambda).exp();
+                let expected = (0..400).fold(0.0, |e, k| {
+                    let term = p * count_step_slope((k + 1) as f64 * unit, unit, s);
+                    p *= (lambda - 1.0) / (k + 1) as f64;
+                    e + term
+                });
+                assert!((fd(&shifted) - expected).abs() < 1e-6 * expected, "rounded Poisson at x {x}, s {s}");
+            }
         }
     }
 }

@@ -77,6 +77,7 @@ mod cpu;
 mod critic;
 mod generator;
 mod linear;
+mod matching;
 mod network;
 mod optim;
 mod params;

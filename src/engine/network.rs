@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::critic::{CriticLayout, CriticWork};
 use super::generator::{BnState, GeneratorLayout, GeneratorWork};
+use super::matching::MeanMatching;
 use super::optim::AmsGrad;
 use super::params::{copy_in, expected_names, match_tensors, ParamSet};
 use super::{ensure, Scalar};
@@ -59,6 +60,8 @@ pub struct Network<T: Scalar> {
     gx: Vec<T>,
     /// The real cells as the critic sees them, when it does not see the normalised values themselves.
     real_input: Vec<T>,
+    /// The generator loss's mean-matching term ([`crate::model::MeanMatching`]).
+    matching: MeanMatching<T>,
     sparse_limit: f64,
     par: Par,
     pool: Option<Arc<rayon::ThreadPool>>,
@@ -111,6 +114,7 @@ impl<T: Scalar> Network<T> {
             x0: Vec::new(),
             gx: Vec::new(),
             real_input: Vec::new(),
+            matching: MeanMatching::default(),
             sparse_limit: SPARSE_LIMIT,
             par,
             pool,
@@ -273,9 +277,27 @@ impl<T: Scalar> Network<T> {
             self.sparse_limit,
             par,
         );
+        let matching =
+            if self.matching.is_on() { self.matching.add_gradient(&self.x0, labels, b, g, &mut self.gx) } else { 0.0 };
         let (p, grads) = self.gen.split();
         self.gen_layout.backward(p, grads, &mut self.gen_ws, z, labels, &self.x0, &mut self.gx, b, par);
-        -total / b as f64
+        -total / b as f64 + matching
+    }
+
+    /// Adds (or with `None` removes) the mean-matching term of the generator loss (see
+    /// [`crate::model::MeanMatching`]).
+    ///
+    /// # Panics
+    /// If the targets are not `classes x n_genes` for the model's classes (one without).
+    pub fn set_mean_matching(&mut self, matching: Option<&crate::model::MeanMatching>) {
+        self.matching = match matching {
+            Some(m) => {
+                let classes = self.config.n_classes().max(1);
+                assert_eq!(m.targets.len(), classes * self.config.n_genes, "targets must be classes x n_genes");
+                MeanMatching { weight: m.weight as f64, targets: m.targets.iter().map(|&t| T::from_f32(t)).collect() }
+            }
+            None => MeanMatching::default(),
+        };
     }
 
     /// Rounds the generated cells of the following training passes to counts (see
@@ -285,7 +307,7 @@ impl<T: Scalar> Network<T> {
         if let Some(rounding) = rounding {
             self.gen_ws.rounding_scale.extend(rounding.scales.iter().map(|&s| T::from_f32(s)));
             self.gen_ws.rounding_seed = rounding.seed;
-            self.gen_ws.rounding_poisson = rounding.poisson;
+            self.gen_ws.count_draw = rounding.draw;
         }
     }
 

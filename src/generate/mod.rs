@@ -11,7 +11,8 @@
 //! one count and the others share the rest of `L` by rescaling (`detected`), since sampling again would add the
 //! sampling noise a second time and plain rescaling loses the genes it put below one count (BENCHMARKS.md,
 //! "Session 4"). A model trained with sampled counts learnt expected profiles; its counts are drawn
-//! `Multinomial(L, profile / 20,000)`, which reproduces the drawn total exactly.
+//! `Multinomial(L, profile / 20,000)`, which reproduces the drawn total exactly; one trained with rounded-Poisson
+//! counts gets them the same way (first count rounded, the rest drawn).
 //! `--normalized-only` skips counts.
 //!
 //! Cells are generated in batches in inference mode (batch norm with running statistics), so a cell does not
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Binomial, Distribution, StandardNormal};
+use rand_distr::{Binomial, Distribution, Poisson, StandardNormal};
 use rayon::prelude::*;
 
 use crate::data::{Column, CountMatrix, CsrMatrix, Frame};
@@ -56,6 +57,10 @@ pub enum CountSampling {
     /// generator's zeros decide which genes a cell shows (it learnt them from the zeros of real cells: its
     /// detection rates match theirs), while rounding at random loses the genes it put below one count.
     Detected,
+    /// The first count of each value by random rounding, the counts beyond it Poisson draws: a value of `lambda`
+    /// counts at `L` gives `round(lambda)` below one count and `1 + Poisson(lambda - 1)` above (the counts of a
+    /// model trained with `--critic-counts rounded-poisson`; [`crate::model::CountDraw::RoundedPoisson`]).
+    RoundedPoisson,
     /// No counts: `X` holds the normalised profiles.
     NormalizedOnly,
 }
@@ -340,6 +345,7 @@ pub(crate) fn make_counts(
         CountSampling::Multinomial => sample_counts(profiles, library_sizes, seed),
         CountSampling::Rescale => rescale_counts(profiles, library_sizes, total, seed),
         CountSampling::Detected => detected_counts(profiles, library_sizes, total, seed),
+        CountSampling::RoundedPoisson => rounded_poisson_counts(profiles, library_sizes, total, seed),
         CountSampling::NormalizedOnly => profiles.clone(),
     }
 }
@@ -368,6 +374,18 @@ fn detected_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed
             v if v <= 0.0 => 0.0,
             v if v < one_count => 1.0,
             v => random_round(v * factor, rng),
+        })
+    })
+}
+
+/// [`CountSampling::RoundedPoisson`]: `round(lambda)` below one count, `1 + Poisson(lambda - 1)` above, for
+/// `lambda = profile * L / total`.
+fn rounded_poisson_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed: u64) -> CsrMatrix {
+    map_rows(profiles, seed, |i, cols, values, rng| {
+        let scale = library_sizes[i] / total;
+        counts_row(cols, values, |v| match v as f64 * scale {
+            lambda if lambda < 1.0 => random_round(lambda, rng),
+            lambda => 1.0 + Poisson::new(lambda - 1.0).map_or(0.0, |poisson| poisson.sample(rng)),
         })
     })
 }
@@ -486,6 +504,34 @@ mod tests {
         assert_eq!(mean(0), 500.0);
         assert!((mean(2) - 199.5).abs() < 0.05, "{}", mean(2));
         assert!((mean(3) - 0.5).abs() < 0.05, "{}", mean(3));
+    }
+
+    /// Below one count a value is rounded (detected with the probability of its value); above it the counts beyond
+    /// the first are Poisson: mean `lambda`, variance `lambda - 1`.
+    #[test]
+    fn rounded_poisson_counts_round_the_first_count_and_draw_the_rest() {
+        // at L = 1,000 (scale 0.05): 0.3, 3 and 30 expected counts
+        let profile = CsrMatrix::from_dense(&[6.0, 60.0, 600.0, 19_334.0], 4);
+        let n = 20_000;
+        let stacked = CsrMatrix::vstack(&vec![profile; n], 4);
+        let counts = rounded_poisson_counts(&stacked, &vec![1_000.0; n], 20_000.0, 5);
+        assert!(counts.data().iter().all(|v| v.fract() == 0.0 && *v >= 0.0));
+        let column = |j: usize| (0..n).map(|i| counts.get(i, j) as f64).collect::<Vec<_>>();
+        let moments = |values: Vec<f64>| {
+            let mean = values.iter().sum::<f64>() / n as f64;
+            (mean, values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64)
+        };
+        let low = column(0);
+        assert!(low.iter().all(|&k| k <= 1.0), "a value below one count is rounded");
+        assert!((moments(low).0 - 0.3).abs() < 0.015);
+        for (j, lambda) in [(1, 3.0), (2, 30.0)] {
+            let values = column(j);
+            assert!(values.iter().all(|&k| k >= 1.0), "the first count is certain above one count");
+            let (mean, variance) = moments(values);
+            assert!((mean - lambda).abs() < 5.0 * (lambda / n as f64).sqrt(), "mean {mean} for {lambda}");
+            assert!((variance / (lambda - 1.0) - 1.0).abs() < 0.06, "variance {variance} for {lambda}");
+        }
+        assert_eq!(counts, rounded_poisson_counts(&stacked, &vec![1_000.0; n], 20_000.0, 5));
     }
 
     /// Every expressed gene keeps at least one count, the library size is kept, and the genes above one count

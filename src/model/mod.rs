@@ -148,18 +148,51 @@ pub struct CriticBatch<'a> {
 /// by the identity `d/dlambda E f(k) = E[f(k + 1) - f(k)]`). It applies to the generator's training-mode passes of the following
 /// critic and generator steps, whose batch size must be `scales.len()`; generation is never rounded.
 ///
-/// With `poisson` (`--critic-counts sampled`) the counts are drawn instead: `k_ij ~ Poisson(x_ij L_i / library_size)`,
-/// and the cell is normalised by its drawn total, exactly as a real cell of `sum_j k_ij` counts is. The
-/// generator then learns the *expected* profile of a cell and the sampling noise comes from the draw, as in
-/// count models (scVI); generation draws `Multinomial(L, profile)` to match.
+/// With [`CountDraw::Poisson`] (`--critic-counts sampled`) the counts are drawn instead: `k_ij ~ Poisson(x_ij L_i /
+/// library_size)`, and the cell is normalised by its drawn total, exactly as a real cell of `sum_j k_ij` counts is.
+/// The generator then learns the *expected* profile of a cell and the sampling noise comes from the draw, as in
+/// count models (scVI); generation draws `Multinomial(L, profile)` to match. [`CountDraw::RoundedPoisson`]
+/// (`--critic-counts rounded-poisson`) rounds the first count and draws the rest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountRounding {
     /// `L_i / library_size` for every generated cell of the batch.
     pub scales: Vec<f32>,
     /// Seed of the rounding's uniform numbers.
     pub seed: u64,
-    /// Draw Poisson counts rather than round.
-    pub poisson: bool,
+    /// How a value becomes a count.
+    pub draw: CountDraw,
+}
+
+/// Mean matching (`--mean-matching WEIGHT`): a term added to the generator's loss that pulls the mean generated
+/// cell of each class towards the mean real cell of that class, both as the critic sees cells (the log-scale
+/// values for a log1p critic). The critic tells cells apart one at a time and is slow to notice a small shift of
+/// a whole class's mean gene by gene; such shifts are what a classifier on many cells picks up (BENCHMARKS.md,
+/// "Session 7"). The term is `(weight / 2) sum_c (n_c / B) (m_A - t_c) . (m_B - t_c)` over the classes of the
+/// batch, with `m_A`, `m_B` the means of two halves of class `c`'s generated cells: its expectation is the squared
+/// distance of the class mean from the target, without rewarding less varied cells as the squared distance of one
+/// batch mean would.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeanMatching {
+    /// Weight of the term (0: none, the paper).
+    pub weight: f32,
+    /// Mean real cell of every class (one class for scGAN), `classes x n_genes`, as the critic sees cells.
+    pub targets: Vec<f32>,
+}
+
+/// How [`CountRounding`] makes a generated value of `lambda` expected counts into a count `k`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CountDraw {
+    /// Random rounding: `floor(lambda)` plus one with the probability of the fraction (variance at most 1/4).
+    #[default]
+    Round,
+    /// `k ~ Poisson(lambda)` (variance `lambda`), each cell normalised by its drawn total.
+    Poisson,
+    /// The first count by random rounding, the counts beyond it drawn: `k = round(lambda)` below one count,
+    /// `1 + Poisson(lambda - 1)` above, each cell normalised by its drawn total. Expressed genes get Poisson-like
+    /// spread (variance `lambda - 1`), which random rounding lacks and the generator cannot make gene by gene
+    /// from its latent vector (BENCHMARKS.md, "Session 6"), while a value below one count is detected with
+    /// probability `lambda`, as under rounding; the draw's distribution has no jump at one count.
+    RoundedPoisson,
 }
 
 /// What one critic update measured (before the update).
@@ -217,6 +250,9 @@ pub trait GanBackend: Send {
 
     /// Sets (or with `None` clears) the count rounding of the generated cells in the next training steps.
     fn set_count_rounding(&mut self, rounding: Option<&CountRounding>);
+
+    /// Sets (or with `None` clears) the mean-matching term of the generator loss ([`MeanMatching`]).
+    fn set_mean_matching(&mut self, matching: Option<&MeanMatching>);
 
     /// Moves the moving average of the generator's weights towards the current weights (call after every
     /// generator update); nothing without [`ModelConfig::generator_average`].

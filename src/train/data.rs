@@ -53,6 +53,24 @@ impl CellSet {
         pools
     }
 
+    /// The mean of every class's cells as the critic sees them, `f(normalised value)` per gene, as `n_classes`
+    /// (at least one) rows of `n_genes`; a label beyond them counts towards the last class. Computed from the
+    /// sparse rows: `f(0) = 0` for both inputs the critic takes (the values or their `ln(1 + x)`).
+    pub fn class_means(&self, n_classes: usize, f: impl Fn(f32) -> f32) -> Vec<f32> {
+        let (classes, g) = (n_classes.max(1), self.counts.n_cols());
+        let mut sums = vec![0f64; classes * g];
+        let mut sizes = vec![0usize; classes];
+        for i in 0..self.len() {
+            let class = (self.labels[i] as usize).min(classes - 1);
+            sizes[class] += 1;
+            let (cols, values) = self.counts.row(i);
+            for (&j, &v) in cols.iter().zip(values) {
+                sums[class * g + j as usize] += f(v * self.scale[i]) as f64;
+            }
+        }
+        sums.chunks(g).zip(&sizes).flat_map(|(row, &n)| row.iter().map(move |s| (s / n.max(1) as f64) as f32)).collect()
+    }
+
     /// Densifies and normalises `rows` into `out` (`rows.len() x n_genes`) and writes their labels.
     pub fn fill_batch(&self, rows: &[usize], out: &mut [f32], labels: &mut Vec<u32>) {
         let scale: Vec<f32> = rows.iter().map(|&i| self.scale[i]).collect();

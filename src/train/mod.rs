@@ -29,7 +29,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::generate::CountSampling;
 use crate::model::{
-    ConditionalCritic, CountRounding, CriticBatch, CriticInput, GanBackend, ModelConfig, OptimizerConfig,
+    ConditionalCritic, CountDraw, CountRounding, CriticBatch, CriticInput, GanBackend, MeanMatching, ModelConfig,
+    OptimizerConfig,
 };
 use data::{CellSet, EpochSampler};
 use run::{save_checkpoint, save_model, LoopState, RunFolder};
@@ -63,6 +64,10 @@ pub enum CriticCounts {
     /// Poisson counts drawn from the profile at a drawn library size: the generator learns expected profiles, so
     /// generation samples counts from them (multinomially, at library sizes drawn at random).
     Sampled,
+    /// As `Rounded`, but only the first count of a value is rounded and the counts beyond it are Poisson draws
+    /// ([`crate::model::CountDraw::RoundedPoisson`]): the draw supplies the gene-by-gene spread of the counts of
+    /// expressed genes, which rounding lacks; generation makes its counts the same way.
+    RoundedPoisson,
 }
 
 impl CriticCounts {
@@ -73,6 +78,7 @@ impl CriticCounts {
             CriticCounts::Profiles => CountSampling::Detected,
             CriticCounts::Rounded => CountSampling::Rescale,
             CriticCounts::Sampled => CountSampling::Multinomial,
+            CriticCounts::RoundedPoisson => CountSampling::RoundedPoisson,
         }
     }
 
@@ -127,6 +133,9 @@ pub struct TrainParams {
     /// the paper: no).
     #[serde(default)]
     pub output_noise: bool,
+    /// Weight of the generator loss's mean-matching term ([`crate::model::MeanMatching`]; the paper: 0, none).
+    #[serde(default)]
+    pub mean_matching: f32,
     /// Seed of initialisation and of every random draw.
     pub seed: u64,
     /// Threads for the network engine.
@@ -168,6 +177,7 @@ impl TrainParams {
             generator_average: None,
             critic_counts: CriticCounts::Profiles,
             output_noise: false,
+            mean_matching: 0.0,
             generator_layers: paper_generator_layers(),
             critic_layers: paper_critic_layers(),
             seed: 0,
@@ -194,6 +204,12 @@ impl TrainParams {
             if !(0.0..1.0).contains(&decay) {
                 return Err(Error::parameter("--generator-average", format!("decay {decay} is not in [0, 1)")));
             }
+        }
+        if !(self.mean_matching >= 0.0 && self.mean_matching.is_finite()) {
+            return Err(Error::parameter(
+                "--mean-matching",
+                format!("weight {} is not zero or positive", self.mean_matching),
+            ));
         }
         if let Some(t) = self.time_limit_seconds {
             positive("--time", t > 0.0 && t.is_finite())?;
@@ -315,9 +331,19 @@ pub fn train(
         model.set_count_rounding(Some(&CountRounding {
             scales,
             seed: rng.random(),
-            poisson: params.critic_counts == CriticCounts::Sampled,
+            draw: match params.critic_counts {
+                CriticCounts::Sampled => CountDraw::Poisson,
+                CriticCounts::RoundedPoisson => CountDraw::RoundedPoisson,
+                CriticCounts::Profiles | CriticCounts::Rounded => CountDraw::Round,
+            },
         }));
     };
+
+    if params.mean_matching > 0.0 {
+        let log_scale = config.critic_input == CriticInput::Log1p;
+        let targets = data.train.class_means(config.n_classes(), |x| if log_scale { x.ln_1p() } else { x });
+        model.set_mean_matching(Some(&MeanMatching { weight: params.mean_matching, targets }));
+    }
 
     // Latent vectors on which an averaged generator's batch-norm statistics are measured: fixed, and drawn apart
     // from the training stream so that averaging does not change the training itself.
