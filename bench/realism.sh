@@ -16,7 +16,8 @@ if [ "$COUNTS" = trained ]; then
 import json, sys
 t = json.load(open(sys.argv[1]))["train"]
 kind = t.get("critic_counts") or ("sampled" if t.get("count_sampling") else "rounded" if t.get("count_rounding") else "profiles")
-print({"sampled": "multinomial", "rounded": "rescale", "profiles": "detected", "rounded_poisson": "rounded-poisson"}[kind])' "$RUN/config.json")
+generated = {"sampled": "multinomial", "rounded": "rescale", "profiles": "detected", "rounded_poisson": "rounded-poisson"}
+print(generated[kind])' "$RUN/config.json")
 fi
 SCGAN=${SCGAN:-target/release/scgan}
 LABEL=${LABEL:-cell_type}

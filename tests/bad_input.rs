@@ -371,6 +371,12 @@ fn network_flags_on_resume() {
     assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(std::fs::read(&checkpoint).unwrap(), kept_checkpoint, "a refused resume changed the checkpoint");
     assert_eq!(std::fs::read(run.join("config.json")).unwrap(), kept_config, "a refused resume changed config.json");
+    // A training setting out of range is refused too, before anything is written.
+    for weight in ["-1", "NaN"] {
+        let flag = format!("--mean-matching={weight}");
+        assert_clean_failure(&resume(&[&flag]), &["--mean-matching", "not zero or positive"]);
+    }
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), kept_checkpoint, "a refused resume changed the checkpoint");
     // The same value as the run's own is no change.
     assert!(resume(&["--critic-layers", "1024,512,256", "--model", "cscgan"]).status.success());
 }

@@ -233,9 +233,10 @@ fn generator_average_is_checkpointed_resumed_and_generated_from() {
     assert!(cells.x.data().iter().all(|v| v.fract() == 0.0 && *v > 0.0));
 }
 
-/// The default preset shows the critic generated cells rounded to counts; `--critic-counts` (or its older
-/// spelling, `--count-sampling true`) chooses another kind, asking for two is refused, and each run generates the
-/// counts its critic saw. A run written by an older scgan (two flags in config.json) keeps what it was trained with.
+/// The default preset shows the critic generated cells rounded to counts; `--critic-counts` (or its older spelling,
+/// `--count-sampling true`) chooses another kind (one run also with mean matching), asking for two is refused, and each
+/// run generates the counts its critic saw. A run written by an older scgan (two flags in config.json) keeps what it
+/// was trained with.
 #[test]
 fn critic_counts_choose_what_the_critic_sees_and_older_runs_keep_theirs() {
     let dir = tempfile::tempdir().unwrap();
@@ -251,8 +252,9 @@ fn critic_counts_choose_what_the_critic_sees_and_older_runs_keep_theirs() {
     ok(train(&profiles, &["--steps", "2", "--critic-counts", "profiles"]));
     assert_eq!(config(&profiles)["train"]["critic_counts"], "profiles");
     let drawn = dir.path().join("drawn");
-    ok(train(&drawn, &["--steps", "2", "--critic-counts", "rounded-poisson"]));
+    ok(train(&drawn, &["--steps", "2", "--critic-counts", "rounded-poisson", "--mean-matching", "1.5"]));
     assert_eq!(config(&drawn)["train"]["critic_counts"], "rounded_poisson");
+    assert_eq!(config(&drawn)["train"]["mean_matching"], 1.5);
     let generator = scgan::generate::Generator::load(&drawn, 1).unwrap();
     assert_eq!(generator.trained_counts(), scgan::generate::CountSampling::RoundedPoisson);
     let both = dir.path().join("both");

@@ -18,45 +18,11 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::batchnorm::{self, Running};
+use super::counts::{box_muller, count_step_slope, draw_count, start_count, uniform};
 use super::linear::{backward_input, backward_weight, column_sums, dot, forward, sum};
 use super::params::{Init, ParamSet};
 use super::{ensure, for_each_row2, for_each_row_with, with_simd, Scalar};
 use crate::model::{CountDraw, CriticInput, ModelConfig};
-
-/// A uniform number in [0, 1) from `(seed, index)` (SplitMix64's finaliser): the rounding's randomness, the
-/// same for any thread count and cheap enough for one draw per generated value.
-fn uniform(seed: u64, index: u64) -> f64 {
-    let mut z = seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// A draw of `Poisson(mean)` from the uniform numbers of `(seed, index)`: by inversion of the distribution
-/// function below a mean of 30 (one uniform, about `mean` steps), and from the normal approximation with a
-/// continuity correction above it (skewness `1/sqrt(mean)` <= 0.18 there). Hand-written because the draw must be
-/// a pure function of `(seed, index)` for results that do not depend on the thread count, which rand_distr's
-/// `Poisson` (a stateful generator per draw) would make costly.
-fn poisson(mean: f64, seed: u64, index: u64) -> f64 {
-    if mean <= 0.0 {
-        return 0.0;
-    }
-    let u = uniform(seed, index);
-    if mean < 30.0 {
-        let (mut k, mut p) = (0.0, (-mean).exp());
-        let mut cdf = p;
-        while u > cdf && k < 1000.0 {
-            k += 1.0;
-            p *= mean / k;
-            cdf += p;
-        }
-        k
-    } else {
-        let normal = box_muller(u, uniform(seed ^ 0x5eed_0f_9a55, index));
-        (mean + mean.sqrt() * normal + 0.5).floor().max(0.0)
-    }
-}
 
 /// A seed from the bits of one cell's latent vector: the cell's output noise is a function of its latent vector,
 /// so that generation stays a function of `(z, labels)` and the trainer keeps owning every random draw.
@@ -70,25 +36,6 @@ fn latent_hash<T: Scalar>(z: &[T]) -> u64 {
 /// A standard normal number from `(seed, index)` (Box-Muller on two hashed uniforms).
 fn standard_normal(seed: u64, index: u64) -> f64 {
     box_muller(uniform(seed, 2 * index), uniform(seed, 2 * index + 1))
-}
-
-/// A standard normal number from two uniform numbers in [0, 1) (the cosine half of Box-Muller).
-fn box_muller(u: f64, v: f64) -> f64 {
-    (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-}
-
-/// The gradient of a count-valued output `y = ln(1 + k u)` (`u`: one count in normalised units) with respect to
-/// the normalised value `x` it was made from, whose expected count is `lambda = x s`: the forward difference over
-/// one count, `s (ln(1 + (k + 1) u) - ln(1 + k u)) = s ln(1 + u / (1 + base))` with `base = k u`.
-///
-/// It is exact in expectation for a critic linear in `y`: random rounding gives
-/// `E y = (1 - f) h(m) + f h(m + 1)` (`m = floor(lambda)`, `f` its fraction, `h(k) = ln(1 + k u)`), whose slope in
-/// `lambda` is `h(m + 1) - h(m)`; a Poisson draw has `d/dlambda E h(k) = E[h(k + 1) - h(k)]`. The straight-through
-/// slope `s u / (1 + base)` (`d y / d x` at the drawn value, with `s u ~= 1`) is 11x steeper at zero counts (a
-/// count of 44 normalised units: `44` against `ln 45 = 3.8`), so genes drawn or rounded to zero pulled on the
-/// generator ten times too hard.
-fn count_step_slope(base: f64, unit: f64, s: f64) -> f64 {
-    s * (unit / (1.0 + base)).ln_1p()
 }
 
 /// Added to each cell's total before dividing, as the reference does.
@@ -140,7 +87,8 @@ pub(crate) struct GeneratorWork<T> {
     pub count_draw: CountDraw,
     /// The LSN output before rounding, for the backward pass, and whether the last forward pass rounded.
     unrounded: Vec<T>,
-    /// One count of each rounded cell in normalised units (`library_size / drawn total` for Poisson draws).
+    /// One count of each rounded cell in normalised units (`library_size / drawn total` for drawn counts: Poisson,
+    /// rounded-Poisson).
     count_unit: Vec<T>,
     rounded: bool,
     /// The output noise `e_ij` of the last forward pass.
@@ -347,12 +295,7 @@ impl GeneratorLayout {
                 let s = cell_scale[i].to_f64();
                 let mut total = 0.0;
                 for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
-                    let (lambda, index) = (x.to_f64() * s, (i * g + j) as u64);
-                    let counts = match count_draw {
-                        CountDraw::RoundedPoisson if lambda < 1.0 => (lambda + uniform(seed, index)).floor(),
-                        CountDraw::RoundedPoisson => 1.0 + poisson(lambda - 1.0, seed, index),
-                        _ => poisson(lambda, seed, index),
-                    };
+                    let counts = draw_count(count_draw, x.to_f64() * s, seed, (i * g + j) as u64);
                     total += counts;
                     *x = T::from_f64(counts);
                 }
@@ -369,7 +312,7 @@ impl GeneratorLayout {
                 let s = cell_scale[i].to_f64();
                 *unit = T::from_f64(1.0 / s);
                 for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
-                    let counts = (x.to_f64() * s + uniform(seed, (i * g + j) as u64)).floor();
+                    let counts = draw_count(CountDraw::Round, x.to_f64() * s, seed, (i * g + j) as u64);
                     *x = T::from_f64(counts / s);
                     if log_output && *x > T::ZERO {
                         *x = x.ln_1p();
@@ -420,12 +363,8 @@ impl GeneratorLayout {
                     for ((d, y), x) in dx.iter_mut().zip(y).zip(x).filter(|(_, x)| **x > T::ZERO) {
                         // the count the step starts from: the drawn one, or the rounding's floor
                         let lambda = x.to_f64() * s;
-                        let rounded = match count_draw {
-                            CountDraw::Round => true,
-                            CountDraw::Poisson => false,
-                            CountDraw::RoundedPoisson => lambda < 1.0,
-                        };
-                        let base = if rounded { lambda.floor() * unit } else { y.to_f64().exp_m1() };
+                        let drawn = if unit > 0.0 { y.to_f64().exp_m1() / unit } else { 0.0 };
+                        let base = start_count(count_draw, lambda, drawn.round()) * unit;
                         *d *= T::from_f64(count_step_slope(base, unit, s));
                     }
                 }
@@ -574,76 +513,6 @@ mod tests {
                 };
                 let total = (1..40_000).map(f64::from).find(|&t| whole(t)).expect("no total makes the values counts");
                 assert!(total <= 20_000.0 * s * 1.5, "{count_draw:?}: total {total} for {}", 20_000.0 * s);
-            }
-        }
-    }
-
-    /// The Poisson draws have the mean and variance of the distribution, below and above the switch to the
-    /// normal approximation.
-    #[test]
-    fn poisson_draws_have_their_mean_and_variance() {
-        for mean in [0.05, 0.7, 4.0, 29.0, 31.0, 400.0] {
-            let draws: Vec<f64> = (0..40_000).map(|i| poisson(mean, 77, i)).collect();
-            let m = draws.iter().sum::<f64>() / draws.len() as f64;
-            let v = draws.iter().map(|d| (d - m).powi(2)).sum::<f64>() / draws.len() as f64;
-            assert!(draws.iter().all(|d| *d >= 0.0 && d.fract() == 0.0));
-            let se = (mean / draws.len() as f64).sqrt();
-            assert!((m - mean).abs() < 5.0 * se, "mean {m} for Poisson({mean})");
-            assert!((v / mean - 1.0).abs() < 0.06, "variance {v} for Poisson({mean})");
-        }
-    }
-
-    /// The slope the backward pass uses through counts is the derivative of the expected output `ln(1 + k u)`:
-    /// checked by central differences of the exact expectation under random rounding, a Poisson draw and a rounded
-    /// first count with Poisson draws beyond it.
-    #[test]
-    fn count_step_slope_is_the_derivative_of_the_expected_output() {
-        let h = |k: f64, unit: f64| (k * unit).ln_1p();
-        for (s, x) in [(0.022, 3.0), (0.022, 60.0), (0.022, 130.0), (0.5, 7.3), (2.0, 0.1)] {
-            let unit = 1.0 / s;
-            let rounded = |x: f64| {
-                let (m, f) = ((x * s).floor(), (x * s).fract());
-                (1.0 - f) * h(m, unit) + f * h(m + 1.0, unit)
-            };
-            let sampled = |x: f64| {
-                let lambda = x * s;
-                let mut p = (-lambda).exp();
-                (0..400).fold(0.0, |e, k| {
-                    let term = p * h(k as f64, unit);
-                    p *= lambda / (k + 1) as f64;
-                    e + term
-                })
-            };
-            let dx = 1e-5 * x;
-            let fd = |f: &dyn Fn(f64) -> f64| (f(x + dx) - f(x - dx)) / (2.0 * dx);
-            let m = (x * s).floor();
-            let slope = count_step_slope(m * unit, unit, s);
-            assert!((fd(&rounded) - slope).abs() < 1e-6 * slope, "rounding at x {x}, s {s}");
-            let (mut p, lambda) = ((-x * s).exp(), x * s);
-            let expected = (0..400).fold(0.0, |e, k| {
-                let term = p * count_step_slope(k as f64 * unit, unit, s);
-                p *= lambda / (k + 1) as f64;
-                e + term
-            });
-            assert!((fd(&sampled) - expected).abs() < 1e-6 * expected, "Poisson at x {x}, s {s}");
-            // a rounded first count and Poisson draws beyond it: k = 1 + Poisson(lambda - 1) above one count
-            if lambda > 1.0 {
-                let shifted = |x: f64| {
-                    let rest = x * s - 1.0;
-                    let mut p = (-rest).exp();
-                    (0..400).fold(0.0, |e, k| {
-                        let term = p * h(k as f64 + 1.0, unit);
-                        p *= rest / (k + 1) as f64;
-                        e + term
-                    })
-                };
-                let mut p = (1.0 - lambda).exp();
-                let expected = (0..400).fold(0.0, |e, k| {
-                    let term = p * count_step_slope((k + 1) as f64 * unit, unit, s);
-                    p *= (lambda - 1.0) / (k + 1) as f64;
-                    e + term
-                });
-                assert!((fd(&shifted) - expected).abs() < 1e-6 * expected, "rounded Poisson at x {x}, s {s}");
             }
         }
     }

@@ -4,8 +4,9 @@
 //! The batch mean of a class's generated cells is noisy, and the square of a noisy mean, `|m - t|^2`, also
 //! rewards less varied cells (its expectation adds `Var(m)`): the term would push towards mode collapse. So each
 //! class's cells of the batch are split into two halves, alternating in batch order, and the term is the product
-//! `(m_A - t) . (m_B - t)`, whose expectation is exactly `|E m - t|^2`: it pulls the mean without squeezing the
-//! spread. Classes with fewer than two cells in the batch add nothing.
+//! `(m_A - t) . (m_B - t)`, whose expectation is `|E m - t|^2` for independent cells (about that in training,
+//! where batch norm couples a batch's cells): it pulls the mean without squeezing the spread. Classes with fewer
+//! than two cells in the batch add nothing.
 
 use super::Scalar;
 

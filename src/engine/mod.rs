@@ -73,6 +73,7 @@
 //! ```
 
 mod batchnorm;
+mod counts;
 mod cpu;
 mod critic;
 mod generator;

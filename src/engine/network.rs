@@ -245,8 +245,8 @@ impl<T: Scalar> Network<T> {
         CriticLoss { loss, wasserstein: v.wasserstein, gradient_penalty: v.penalty }
     }
 
-    /// The generator loss `-mean D(G(z, y), y)` and its gradient (into [`Network::generator_params`]'
-    /// gradients), without updating anything but the batch-norm running statistics.
+    /// The generator loss `-mean D(G(z, y), y)` (plus the mean-matching term, if set) and its gradient (into
+    /// [`Network::generator_params`]' gradients), without updating anything but the batch-norm running statistics.
     ///
     /// # Panics
     /// If `z` is not a non-empty multiple of `latent_dim`, or the labels are not one per cell below `n_classes`.

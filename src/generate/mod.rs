@@ -11,8 +11,8 @@
 //! one count and the others share the rest of `L` by rescaling (`detected`), since sampling again would add the
 //! sampling noise a second time and plain rescaling loses the genes it put below one count (BENCHMARKS.md,
 //! "Session 4"). A model trained with sampled counts learnt expected profiles; its counts are drawn
-//! `Multinomial(L, profile / 20,000)`, which reproduces the drawn total exactly; one trained with rounded-Poisson
-//! counts gets them the same way (first count rounded, the rest drawn).
+//! `Multinomial(L, profile / 20,000)`, which reproduces the drawn total exactly. One trained with rounded-Poisson
+//! counts gets its counts as its critic saw them: each value's first count by random rounding, the rest Poisson.
 //! `--normalized-only` skips counts.
 //!
 //! Cells are generated in batches in inference mode (batch norm with running statistics), so a cell does not
@@ -58,7 +58,8 @@ pub enum CountSampling {
     /// detection rates match theirs), while rounding at random loses the genes it put below one count.
     Detected,
     /// The first count of each value by random rounding, the counts beyond it Poisson draws: a value of `lambda`
-    /// counts at `L` gives `round(lambda)` below one count and `1 + Poisson(lambda - 1)` above (the counts of a
+    /// counts at `L` gives 1 count with probability `lambda` (else 0) below one count and `1 + Poisson(lambda - 1)`
+    /// above (the counts of a
     /// model trained with `--critic-counts rounded-poisson`; [`crate::model::CountDraw::RoundedPoisson`]).
     RoundedPoisson,
     /// No counts: `X` holds the normalised profiles.
@@ -378,7 +379,7 @@ fn detected_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed
     })
 }
 
-/// [`CountSampling::RoundedPoisson`]: `round(lambda)` below one count, `1 + Poisson(lambda - 1)` above, for
+/// [`CountSampling::RoundedPoisson`]: random rounding below one count, `1 + Poisson(lambda - 1)` above, for
 /// `lambda = profile * L / total`.
 fn rounded_poisson_counts(profiles: &CsrMatrix, library_sizes: &[f64], total: f64, seed: u64) -> CsrMatrix {
     map_rows(profiles, seed, |i, cols, values, rng| {

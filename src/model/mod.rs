@@ -141,12 +141,12 @@ pub struct CriticBatch<'a> {
 }
 
 /// Count rounding of the generated cells the critic sees in training (`--critic-counts rounded`): each generated
-/// cell `i` is scaled to a real library size `L_i` (`scales[i] = L_i / library_size`), randomly rounded to integer counts
-/// (up with the probability of the fraction) and scaled back, so that the critic compares real counts with
-/// generated counts rather than with the generator's continuous profile. Gradients pass through the rounding
-/// as its expected slope over one count (exact in expectation for a critic linear in its input; for Poisson draws
-/// by the identity `d/dlambda E f(k) = E[f(k + 1) - f(k)]`). It applies to the generator's training-mode passes of the following
-/// critic and generator steps, whose batch size must be `scales.len()`; generation is never rounded.
+/// cell `i` is scaled to a real library size `L_i` (`scales[i] = L_i / library_size`), randomly rounded to integer
+/// counts (up with the probability of the fraction) and scaled back, so that the critic compares real counts with
+/// generated counts rather than with the generator's continuous profile. Gradients pass through the rounding as its
+/// expected slope over one count (exact in expectation for a critic linear in its input; for Poisson draws by the
+/// identity `d/dlambda E f(k) = E[f(k + 1) - f(k)]`). It applies to the generator's training-mode passes of the
+/// following critic and generator steps, whose batch size must be `scales.len()`; generation is never rounded.
 ///
 /// With [`CountDraw::Poisson`] (`--critic-counts sampled`) the counts are drawn instead: `k_ij ~ Poisson(x_ij L_i /
 /// library_size)`, and the cell is normalised by its drawn total, exactly as a real cell of `sum_j k_ij` counts is.
@@ -168,9 +168,10 @@ pub struct CountRounding {
 /// values for a log1p critic). The critic tells cells apart one at a time and is slow to notice a small shift of
 /// a whole class's mean gene by gene; such shifts are what a classifier on many cells picks up (BENCHMARKS.md,
 /// "Session 7"). The term is `(weight / 2) sum_c (n_c / B) (m_A - t_c) . (m_B - t_c)` over the classes of the
-/// batch, with `m_A`, `m_B` the means of two halves of class `c`'s generated cells: its expectation is the squared
-/// distance of the class mean from the target, without rewarding less varied cells as the squared distance of one
-/// batch mean would.
+/// batch, with `m_A`, `m_B` the means of two halves of class `c`'s generated cells: its expectation is about the
+/// squared distance of the class mean from the target (batch norm couples a batch's cells, so the halves are not
+/// quite independent), without rewarding less varied cells as the squared distance of one batch mean would. The
+/// generator loss `scgan train` logs includes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeanMatching {
     /// Weight of the term (0: none, the paper).
@@ -187,10 +188,10 @@ pub enum CountDraw {
     Round,
     /// `k ~ Poisson(lambda)` (variance `lambda`), each cell normalised by its drawn total.
     Poisson,
-    /// The first count by random rounding, the counts beyond it drawn: `k = round(lambda)` below one count,
-    /// `1 + Poisson(lambda - 1)` above, each cell normalised by its drawn total. Expressed genes get Poisson-like
-    /// spread (variance `lambda - 1`), which random rounding lacks and the generator cannot make gene by gene
-    /// from its latent vector (BENCHMARKS.md, "Session 6"), while a value below one count is detected with
+    /// The first count by random rounding, the counts beyond it drawn: below one count `k` is 1 with probability
+    /// `lambda` (else 0), above it `1 + Poisson(lambda - 1)`, each cell normalised by its drawn total. Expressed genes
+    /// get Poisson-like spread (variance `lambda - 1`), which random rounding lacks and the generator cannot make gene
+    /// by gene from its latent vector (BENCHMARKS.md, "Session 6"), while a value below one count is detected with
     /// probability `lambda`, as under rounding; the draw's distribution has no jump at one count.
     RoundedPoisson,
 }
@@ -227,8 +228,9 @@ pub trait GanBackend: Send {
     /// and applies AMSGrad to the critic. Returns the loss terms measured before the update.
     fn critic_step(&mut self, batch: &CriticBatch<'_>, lr: f32) -> CriticStats;
 
-    /// One generator update with learning rate `lr`: loss -mean D(G(z, labels), labels), gradient through the
-    /// (fixed) critic, AMSGrad on the generator. Updates batch-norm running statistics. Returns the loss.
+    /// One generator update with learning rate `lr`: loss -mean D(G(z, labels), labels) (plus the mean-matching
+    /// term, if set), gradient through the (fixed) critic, AMSGrad on the generator. Updates batch-norm running
+    /// statistics. Returns the loss.
     fn generator_step(&mut self, z: &[f32], labels: &[u32], lr: f32) -> f32;
 
     /// Generates cells in inference mode (batch norm with running statistics): `out` is `n x n_genes` for the

@@ -129,6 +129,21 @@ impl EpochSampler {
 mod tests {
     use super::*;
 
+    /// Class means of the normalised cells as the critic sees them; a label beyond the classes counts towards the
+    /// last one, and a class without cells has a zero mean.
+    #[test]
+    fn class_means_of_normalised_cells() {
+        // library size 10: cell 0 (class 0) is [5, 5, 0], cell 1 (class 1) [10, 0, 0], cell 2 (label 7) [0, 2, 8]
+        let counts = CsrMatrix::from_dense(&[1.0, 1.0, 0.0, 3.0, 0.0, 0.0, 0.0, 1.0, 4.0], 3);
+        let cells = CellSet::new(counts, vec![0, 1, 7], 10.0);
+        assert_eq!(cells.class_means(2, |x| x), vec![5.0, 5.0, 0.0, 5.0, 1.0, 4.0]);
+        let logged = cells.class_means(3, f32::ln_1p);
+        assert_eq!(&logged[..3], &[6f32.ln(), 6f32.ln(), 0.0]);
+        assert_eq!(&logged[6..], &[0.0, 3f32.ln(), 9f32.ln()]);
+        let four = cells.class_means(4, |x| x);
+        assert_eq!((&four[6..9], &four[9..]), (&[0.0, 0.0, 0.0][..], &[0.0, 2.0, 8.0][..]));
+    }
+
     #[test]
     fn epochs_visit_every_cell_once_and_resume_exactly() {
         let mut sampler = EpochSampler::new(10, 3, 0, 0);
