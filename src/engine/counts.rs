@@ -57,13 +57,13 @@ pub(super) fn draw_count(draw: CountDraw, lambda: f64, seed: u64, index: u64) ->
 }
 
 /// The count the backward pass's step over one count starts from ([`count_step_slope`]'s `base`, in counts): the
-/// rounding's floor where `draw` rounded `lambda`, the drawn count `drawn` where it was drawn.
-pub(super) fn start_count(draw: CountDraw, lambda: f64, drawn: f64) -> f64 {
+/// rounding's floor where `draw` rounded `lambda`, the drawn count (`drawn()`, only read then) where it was drawn.
+pub(super) fn start_count(draw: CountDraw, lambda: f64, drawn: impl FnOnce() -> f64) -> f64 {
     match draw {
         CountDraw::Round => lambda.floor(),
-        CountDraw::Poisson => drawn,
+        CountDraw::Poisson => drawn(),
         CountDraw::RoundedPoisson if lambda < 1.0 => 0.0,
-        CountDraw::RoundedPoisson => drawn,
+        CountDraw::RoundedPoisson => drawn(),
     }
 }
 
@@ -113,15 +113,15 @@ mod tests {
             if lambda < 1.0 {
                 assert!(draws.iter().all(|&k| k == 0.0 || k == 1.0), "{lambda} is rounded");
                 assert!((v - lambda * (1.0 - lambda)).abs() < 0.01, "variance {v} for {lambda}");
-                assert_eq!(start_count(CountDraw::RoundedPoisson, lambda, 1.0), 0.0);
+                assert_eq!(start_count(CountDraw::RoundedPoisson, lambda, || 1.0), 0.0);
             } else {
                 assert!(draws.iter().all(|&k| k >= 1.0 && k.fract() == 0.0), "the first count is certain");
                 assert!((v - (lambda - 1.0)).abs() < 0.06 * lambda, "variance {v} for {lambda}");
-                assert_eq!(start_count(CountDraw::RoundedPoisson, lambda, 4.0), 4.0);
+                assert_eq!(start_count(CountDraw::RoundedPoisson, lambda, || 4.0), 4.0);
             }
         }
-        assert_eq!(start_count(CountDraw::Round, 2.7, 3.0), 2.0);
-        assert_eq!(start_count(CountDraw::Poisson, 0.4, 1.0), 1.0);
+        assert_eq!(start_count(CountDraw::Round, 2.7, || 3.0), 2.0);
+        assert_eq!(start_count(CountDraw::Poisson, 0.4, || 1.0), 1.0);
     }
 
     /// The slope the backward pass uses through counts is the derivative of the expected output `ln(1 + k u)`:

@@ -363,8 +363,9 @@ impl GeneratorLayout {
                     for ((d, y), x) in dx.iter_mut().zip(y).zip(x).filter(|(_, x)| **x > T::ZERO) {
                         // the count the step starts from: the drawn one, or the rounding's floor
                         let lambda = x.to_f64() * s;
-                        let drawn = if unit > 0.0 { y.to_f64().exp_m1() / unit } else { 0.0 };
-                        let base = start_count(count_draw, lambda, drawn.round()) * unit;
+                        // y = ln(1 + k unit) for a drawn count k; rounding does not need it (no exp_m1 there)
+                        let drawn = || if unit > 0.0 { (y.to_f64().exp_m1() / unit).round() } else { 0.0 };
+                        let base = start_count(count_draw, lambda, drawn) * unit;
                         *d *= T::from_f64(count_step_slope(base, unit, s));
                     }
                 }
