@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use scgan::cluster::ClusterParams;
 use scgan::model::{ConditionalCritic, CriticInput};
@@ -17,6 +17,25 @@ use scgan::train::{CriticCounts, ModelChoice, TrainParams};
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// `scgan train`'s flags that choose and prepare its data (clap ids): a resumed run reads its input again with
+/// the settings in its config.json, so these may not be given with `--resume`.
+const FIXED_ON_RESUME: [&str; 13] = [
+    "layer", "transpose", "label_key", "min_genes", "min_cells", "target_sum", "hvg", "split", "seed", "resolution",
+    "no_cluster", "require_counts", "validation_fraction",
+];
+
+impl Cli {
+    /// Parses the command line (exiting with clap's message on bad usage), with the rule derive cannot state
+    /// because the preprocessing flags are shared with commands that have no `--resume`: `scgan train --resume`
+    /// refuses the flags that would prepare other data than the run was trained on, rather than ignore them.
+    pub(crate) fn parse_with_rules() -> Cli {
+        let command = Cli::command().mut_subcommand("train", |train| {
+            FIXED_ON_RESUME.iter().fold(train, |train, id| train.mut_arg(*id, |arg| arg.conflicts_with("resume")))
+        });
+        Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|error| error.exit())
+    }
 }
 
 #[derive(Subcommand)]
@@ -148,7 +167,8 @@ pub(crate) struct TrainArgs {
     /// Run folder to create.
     #[arg(long, short, required_unless_present = "resume")]
     pub(crate) out: Option<PathBuf>,
-    /// Continue the run in this folder from its last checkpoint.
+    /// Continue the run in this folder from its last checkpoint, with its data, preprocessing, seed and network
+    /// (training flags such as --steps, --time or --learning-rate may change).
     #[arg(long, value_name = "RUN", conflicts_with_all = ["input", "out"])]
     pub(crate) resume: Option<PathBuf>,
     /// Settings to start from: `default` (the paper's network, trained with a log-scale critic, a higher learning

@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use scgan::generate::{self, CellCounts, CountSampling, GenerateParams, Generator};
 use scgan::preprocess::{self, Summary};
 use scgan::train::{self, setup, ModelChoice, TrainParams};
@@ -273,7 +271,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    match run(Cli::parse()) {
+    match run(Cli::parse_with_rules()) {
         Ok(()) => ExitCode::SUCCESS,
         // `scgan info x | head` closes the pipe early: that is the reader's choice, not an error.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,

@@ -365,10 +365,17 @@ fn network_flags_on_resume() {
         scgan(&args)
     };
     let layers = resume(&["--critic-layers", "8,8"]);
-    assert_clean_failure(&layers, &["--critic-layers", "[8, 8]", "[1024, 512, 256]", "--out"]);
-    assert_clean_failure(&resume(&["--model", "scgan"]), &["--model", "Scgan", "Cscgan"]);
-    let output = resume(&["--preset", "paper"]);
-    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_clean_failure(&layers, &["--critic-layers", "asks for 8,8", "started with 1024,512,256", "--out"]);
+    assert_clean_failure(&resume(&["--model", "scgan"]), &["--model", "asks for scgan", "started with cscgan"]);
+    assert_clean_failure(&resume(&["--critic", "projection"]), &["--critic", "projection", "per-class"]);
+    // The preset and the flags that choose and prepare the data are usage errors with --resume (clap's exit 2),
+    // whatever their value: the input is prepared again from config.json.
+    for flags in [&["--preset", "paper"][..], &["--hvg", "10"], &["--seed", "0"], &["--label-key", "cell_type"]] {
+        let output = resume(flags);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(flags[0]) && stderr.contains("--resume"), "{flags:?}: {stderr}");
+    }
     assert_eq!(std::fs::read(&checkpoint).unwrap(), kept_checkpoint, "a refused resume changed the checkpoint");
     assert_eq!(std::fs::read(run.join("config.json")).unwrap(), kept_config, "a refused resume changed config.json");
     // A training setting out of range is refused too, before anything is written.

@@ -17,7 +17,7 @@ use crate::data::Column;
 use crate::engine::CpuGan;
 use crate::error::{Error, Result};
 use crate::io::{self, ReadOptions};
-use crate::model::{GanBackend, ModelConfig, ModelKind};
+use crate::model::{ConditionalCritic, CriticInput, GanBackend, ModelConfig, ModelKind};
 use crate::preprocess::{self, split, PreprocessParams, SplitParams};
 
 /// Everything `config.json` records: enough to rebuild the run from its input.
@@ -240,20 +240,43 @@ pub fn start(
     Ok(Session { model, data, run, state: LoopState::default(), config, description })
 }
 
+/// The settings that shape the network, as the command line spells them. The critic's output layer exists only
+/// in cscGAN, so on an scGAN run `--critic` shapes nothing and is not listed.
+fn network_flags(params: &TrainParams) -> Vec<(&'static str, String)> {
+    let widths = |widths: &[usize]| widths.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let model = match params.model {
+        ModelChoice::Scgan => "scgan",
+        ModelChoice::Cscgan => "cscgan",
+    };
+    let critic_input = match params.critic_input {
+        CriticInput::Normalized => "normalized",
+        CriticInput::Log1p => "log1p",
+    };
+    let mut flags = vec![
+        ("--model", model.to_string()),
+        ("--critic-input", critic_input.to_string()),
+        ("--generator-average", params.generator_average.unwrap_or(0.0).to_string()),
+        ("--output-noise", params.output_noise.to_string()),
+        ("--generator-layers", widths(&params.generator_layers)),
+        ("--critic-layers", widths(&params.critic_layers)),
+    ];
+    if params.model == ModelChoice::Cscgan {
+        let critic = match params.conditional_critic {
+            ConditionalCritic::PerClassOutput => "per-class",
+            ConditionalCritic::Projection => "projection",
+        };
+        flags.push(("--critic", critic.to_string()));
+    }
+    flags
+}
+
 /// Refuses settings given on resume that would shape another network than the one the run's checkpoint holds
 /// (the network is rebuilt from config.json's `model`, so such a flag would otherwise be ignored in silence).
 fn refuse_network_changes(recorded: &TrainParams, asked: &TrainParams, out: &Path) -> Result<()> {
-    let pair = |field: &dyn Fn(&TrainParams) -> String| (field(recorded), field(asked));
-    let settings = [
-        ("--model", pair(&|p| format!("{:?}", p.model))),
-        ("--critic", pair(&|p| format!("{:?}", p.conditional_critic))),
-        ("--critic-input", pair(&|p| format!("{:?}", p.critic_input))),
-        ("--generator-average", pair(&|p| format!("{:?}", p.generator_average))),
-        ("--output-noise", pair(&|p| p.output_noise.to_string())),
-        ("--generator-layers", pair(&|p| format!("{:?}", p.generator_layers))),
-        ("--critic-layers", pair(&|p| format!("{:?}", p.critic_layers))),
-    ];
-    match settings.into_iter().find(|(_, (was, now))| was != now) {
+    // `--model` comes first, so runs whose lists differ in length are refused on it.
+    let mut settings =
+        network_flags(recorded).into_iter().zip(network_flags(asked)).map(|((flag, was), (_, now))| (flag, (was, now)));
+    match settings.find(|(_, (was, now))| was != now) {
         Some((flag, (was, now))) => Err(Error::parameter(
             flag,
             format!(
@@ -348,5 +371,30 @@ pub fn discard(run: &RunFolder, existed: bool) {
     crate::io::remove_stale_temporaries(&run.path);
     if !existed {
         let _ = std::fs::remove_dir(&run.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_refuses_only_what_shapes_the_network() {
+        let out = Path::new("runs/x");
+        let cscgan = TrainParams::paper();
+        let mut asked = cscgan.clone();
+        asked.learning_rate *= 2.0;
+        asked.steps += 10;
+        assert!(refuse_network_changes(&cscgan, &asked, out).is_ok(), "training flags may change");
+        asked.conditional_critic = ConditionalCritic::Projection;
+        let message = refuse_network_changes(&cscgan, &asked, out).unwrap_err().to_string();
+        assert!(message.contains("--critic") && message.contains("projection") && message.contains("per-class"));
+        // On an scGAN run the critic's output layer is not part of the network.
+        let scgan = TrainParams { model: ModelChoice::Scgan, ..TrainParams::paper() };
+        let asked = TrainParams { conditional_critic: ConditionalCritic::Projection, ..scgan.clone() };
+        assert!(refuse_network_changes(&scgan, &asked, out).is_ok());
+        let asked = TrainParams { generator_average: Some(0.999), ..scgan.clone() };
+        let message = refuse_network_changes(&scgan, &asked, out).unwrap_err().to_string();
+        assert!(message.contains("asks for 0.999") && message.contains("started with 0"), "{message}");
     }
 }
