@@ -236,6 +236,10 @@ pub(crate) struct TrainArgs {
     /// cell (on the critic's scale), with this weight (0: none, the paper).
     #[arg(long, value_name = "WEIGHT")]
     pub(crate) mean_matching: Option<f32>,
+    /// Show the critic every cell, real and generated, with each count kept with this probability, drawn afresh at
+    /// every step (1: all counts, the paper), so that it cannot learn the training cells' own sampling noise.
+    #[arg(long, value_name = "FRACTION")]
+    pub(crate) critic_thinning: Option<f32>,
     /// Hidden widths of the generator, comma-separated (paper: 256,512,1024).
     #[arg(long, value_name = "WIDTHS", value_delimiter = ',')]
     pub(crate) generator_layers: Option<Vec<usize>>,
@@ -306,6 +310,9 @@ impl TrainArgs {
         }
         if let Some(weight) = self.mean_matching {
             params.mean_matching = weight;
+        }
+        if let Some(fraction) = self.critic_thinning {
+            params.critic_thinning = fraction;
         }
         if let Some(noise) = self.output_noise {
             params.output_noise = noise;

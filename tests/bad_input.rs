@@ -383,6 +383,12 @@ fn network_flags_on_resume() {
         let flag = format!("--mean-matching={weight}");
         assert_clean_failure(&resume(&[&flag]), &["--mean-matching", "not zero or positive"]);
     }
+    for fraction in ["0", "1.5", "NaN"] {
+        let flag = format!("--critic-thinning={fraction}");
+        assert_clean_failure(&resume(&[&flag]), &["--critic-thinning", "is not in (0, 1]"]);
+    }
+    let profiles = resume(&["--critic-thinning", "0.5", "--critic-counts", "profiles"]);
+    assert_clean_failure(&profiles, &["--critic-thinning", "shown profiles", "--critic-counts rounded"]);
     assert_eq!(std::fs::read(&checkpoint).unwrap(), kept_checkpoint, "a refused resume changed the checkpoint");
     // The same value as the run's own is no change.
     assert!(resume(&["--critic-layers", "1024,512,256", "--model", "cscgan"]).status.success());

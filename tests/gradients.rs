@@ -429,13 +429,13 @@ fn log1p_critic_input_gradients_match_finite_differences() {
     }
 }
 
-/// Count rounding (and Poisson count sampling, alone or after a rounded first count): the generator's gradient runs
-/// through the expected slope of each rounded value over one count (`count_step_slope`, checked against the exact
-/// expectation in its unit test), with the LSN and the ReLU mask at the unrounded values. At an enormous library size
-/// one count is so small that the rounded values and that slope equal the unrounded ones to 1e-9 relative, so the
-/// gradient must equal the unrounded network's (this checks the backward pass's bookkeeping); at a realistic library
-/// size (10 counts per cell here) it must differ (the critic really sees other values). Finite differences cannot check
-/// rounding itself: it is piecewise constant.
+/// Count rounding (and Poisson count sampling, alone or after a rounded first count; thinned or not): the
+/// generator's gradient runs through the expected slope of each rounded value over one count (`count_step_slope`,
+/// checked against the exact expectation in its unit test), with the LSN and the ReLU mask at the unrounded values.
+/// At an enormous library size one count is so small that the rounded values and that slope equal the unrounded
+/// ones to 1e-9 relative, so the gradient must equal the unrounded network's (this checks the backward pass's
+/// bookkeeping); at a realistic library size (10 counts per cell here) it must differ (the critic really sees
+/// other values). Finite differences cannot check rounding itself: it is piecewise constant.
 #[test]
 fn count_rounding_gradients_reduce_to_the_unrounded_ones() {
     for critic_input in [CriticInput::Normalized, CriticInput::Log1p] {
@@ -453,13 +453,21 @@ fn count_rounding_gradients_reduce_to_the_unrounded_ones() {
             let plain = gradient(None);
             let norm = plain.iter().map(|g| g * g).sum::<f64>().sqrt();
             let distance = |a: &[f64]| a.iter().zip(&plain).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt() / norm;
-            // Poisson draws at a library size L vary by 1/sqrt(L) relative: a larger L makes them as fine
-            for (draw, huge) in [(CountDraw::Round, 1e9), (CountDraw::Poisson, 1e13), (CountDraw::RoundedPoisson, 1e13)]
-            {
-                let fine = gradient(Some(CountRounding { scales: vec![huge; B], seed: 3, draw }));
-                let coarse = gradient(Some(CountRounding { scales: vec![5e-4; B], seed: 3, draw }));
-                assert!(distance(&fine) < 1e-6, "{name} {critic_input:?} {draw:?}: {:.2e}", distance(&fine));
-                assert!(distance(&coarse) > 1e-3, "{name} {critic_input:?} {draw:?}: {:.2e}", distance(&coarse));
+            // Poisson draws and thinning at a library size L vary by 1/sqrt(L) relative: a larger L makes them as
+            // fine
+            let draws = [
+                (CountDraw::Round, 1e9, 1.0),
+                (CountDraw::Poisson, 1e13, 1.0),
+                (CountDraw::RoundedPoisson, 1e13, 1.0),
+                (CountDraw::Round, 1e13, 0.5),
+                (CountDraw::RoundedPoisson, 1e13, 0.75),
+            ];
+            for (draw, huge, thinning) in draws {
+                let fine = gradient(Some(CountRounding { scales: vec![huge; B], seed: 3, draw, thinning }));
+                let coarse = gradient(Some(CountRounding { scales: vec![5e-4; B], seed: 3, draw, thinning }));
+                let what = format!("{name} {critic_input:?} {draw:?} thinned to {thinning}");
+                assert!(distance(&fine) < 1e-6, "{what}: {:.2e}", distance(&fine));
+                assert!(distance(&coarse) > 1e-3, "{what}: {:.2e}", distance(&coarse));
             }
         }
     }

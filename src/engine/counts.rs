@@ -16,6 +16,9 @@ pub(super) fn uniform(seed: u64, index: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Mixed into the seed for the second uniform number of a normal approximation.
+const NORMAL_SEED: u64 = 0x005e_ed0f_9a55;
+
 /// A draw of `Poisson(mean)` from the uniform numbers of `(seed, index)`: by inversion of the distribution
 /// function below a mean of 30 (one uniform, about `mean` steps), and from the normal approximation with a
 /// continuity correction above it (skewness `1/sqrt(mean)` <= 0.18 there). Hand-written because the draw must be
@@ -36,8 +39,32 @@ fn poisson(mean: f64, seed: u64, index: u64) -> f64 {
         }
         k
     } else {
-        let normal = box_muller(u, uniform(seed ^ 0x5eed_0f_9a55, index));
+        let normal = box_muller(u, uniform(seed ^ NORMAL_SEED, index));
         (mean + mean.sqrt() * normal + 0.5).floor().max(0.0)
+    }
+}
+
+/// A draw of `Binomial(n, p)` from the uniform numbers of `(seed, index)`: by inversion below 40 trials, from the
+/// normal approximation with a continuity correction above (clamped to `[0, n]`). Hand-written for the reason
+/// [`poisson`] is. Used to thin counts: each of `n` counts kept with probability `p`.
+pub(crate) fn binomial(n: f64, p: f64, seed: u64, index: u64) -> f64 {
+    if n <= 0.0 || p >= 1.0 {
+        return n.max(0.0);
+    }
+    let q = 1.0 - p;
+    let u = uniform(seed, index);
+    if n < 40.0 {
+        let (mut k, mut pk) = (0.0, q.powf(n));
+        let mut cdf = pk;
+        while u > cdf && k < n {
+            pk *= (n - k) / (k + 1.0) * p / q;
+            k += 1.0;
+            cdf += pk;
+        }
+        k
+    } else {
+        let normal = box_muller(u, uniform(seed ^ NORMAL_SEED, index));
+        (n * p + (n * p * q).sqrt() * normal + 0.5).floor().clamp(0.0, n)
     }
 }
 
@@ -64,6 +91,49 @@ pub(super) fn start_count(draw: CountDraw, lambda: f64, drawn: impl FnOnce() -> 
         CountDraw::Poisson => drawn(),
         CountDraw::RoundedPoisson if lambda < 1.0 => 0.0,
         CountDraw::RoundedPoisson => drawn(),
+    }
+}
+
+/// Mixed into the seed for the thinning's draws, so that they are independent of the draw they thin.
+const THINNING_SEED: u64 = 0x7417_7e11_0000_0000;
+/// Mixed into the seed for whether a rounded-up count is kept.
+const KEPT_EXTRA_SEED: u64 = 0x7417_7e11_e874_0000;
+
+/// Whether `draw` rounds `lambda` (random rounding, or the first count of a rounded-Poisson draw).
+fn rounds(draw: CountDraw, lambda: f64) -> bool {
+    draw == CountDraw::Round || (draw == CountDraw::RoundedPoisson && lambda < 1.0)
+}
+
+/// The count `draw` makes of `lambda`, thinned: each count kept with probability `keep` (binomial thinning). A
+/// rounded value `floor(lambda) + [rounded up]` is thinned as its whole counts and its extra count apart (the same
+/// distribution, `Binomial(count, keep)`), so that the backward pass can redraw the thinned whole counts
+/// ([`start_thinned_count`]).
+pub(super) fn draw_thinned_count(draw: CountDraw, lambda: f64, keep: f64, seed: u64, index: u64) -> f64 {
+    if rounds(draw, lambda) {
+        let whole = lambda.floor();
+        let rounded_up = (lambda + uniform(seed, index)).floor() > whole;
+        let extra_kept = rounded_up && uniform(seed ^ KEPT_EXTRA_SEED, index) < keep;
+        binomial(whole, keep, seed ^ THINNING_SEED, index) + if extra_kept { 1.0 } else { 0.0 }
+    } else {
+        binomial(draw_count(draw, lambda, seed, index), keep, seed ^ THINNING_SEED, index)
+    }
+}
+
+/// [`start_count`] for thinned counts: the thinned whole counts where `draw` rounded (one more expected count
+/// before thinning is one more count with probability `keep` after it, on top of those), the thinned count drawn
+/// (`drawn()`) where it was drawn (a thinned Poisson draw is a Poisson draw).
+pub(super) fn start_thinned_count(
+    draw: CountDraw,
+    lambda: f64,
+    keep: f64,
+    seed: u64,
+    index: u64,
+    drawn: impl FnOnce() -> f64,
+) -> f64 {
+    if rounds(draw, lambda) {
+        binomial(lambda.floor(), keep, seed ^ THINNING_SEED, index)
+    } else {
+        drawn()
     }
 }
 
@@ -97,6 +167,73 @@ mod tests {
             let se = (mean / draws.len() as f64).sqrt();
             assert!((m - mean).abs() < 5.0 * se, "mean {m} for Poisson({mean})");
             assert!((v / mean - 1.0).abs() < 0.06, "variance {v} for Poisson({mean})");
+        }
+    }
+
+    /// Thinning keeps each count with probability `p`: the draws have the binomial mean and variance, never exceed
+    /// the counts thinned, and `p = 1` keeps every count.
+    #[test]
+    fn binomial_draws_have_their_mean_and_variance() {
+        for (n, p) in [(1.0, 0.5), (3.0, 0.7), (20.0, 0.5), (39.0, 0.9), (41.0, 0.5), (900.0, 0.7)] {
+            let draws: Vec<f64> = (0..40_000).map(|i| binomial(n, p, 11, i)).collect();
+            assert!(draws.iter().all(|&k| (0.0..=n).contains(&k) && k.fract() == 0.0));
+            let m = draws.iter().sum::<f64>() / draws.len() as f64;
+            let v = draws.iter().map(|d| (d - m).powi(2)).sum::<f64>() / draws.len() as f64;
+            let variance = n * p * (1.0 - p);
+            assert!((m - n * p).abs() < 5.0 * (variance / draws.len() as f64).sqrt(), "mean {m} for B({n}, {p})");
+            assert!((v / variance - 1.0).abs() < 0.06, "variance {v} for B({n}, {p})");
+        }
+        assert_eq!(binomial(17.0, 1.0, 1, 2), 17.0);
+        assert_eq!(binomial(0.0, 0.5, 1, 2), 0.0);
+    }
+
+    /// Through thinned counts the backward pass's step, averaged over the draws, is the derivative of the expected
+    /// output `ln(1 + k' u)` (`k'` the thinned count, `u` one count at the thinned depth): checked by central
+    /// differences of the exact expectation under random rounding (a mixture of two binomials) and under a Poisson
+    /// draw (thinned, a Poisson draw of `keep lambda`).
+    #[test]
+    fn thinned_count_steps_average_to_the_derivative_of_the_expectation() {
+        let pmf = |n: f64, p: f64| {
+            let mut terms = vec![(1.0 - p).powf(n)];
+            for k in 0..n as usize {
+                let last = terms[k];
+                terms.push(last * (n - k as f64) / (k as f64 + 1.0) * p / (1.0 - p));
+            }
+            terms
+        };
+        for (lambda, keep, unit) in [(0.4, 0.5, 3.0), (2.6, 0.5, 0.5), (7.3, 0.75, 0.2), (12.2, 0.3, 1.0)] {
+            let h = |k: f64| (k * unit).ln_1p();
+            let expect_binomial = |n: f64| pmf(n, keep).iter().enumerate().map(|(k, p)| p * h(k as f64)).sum::<f64>();
+            let rounded = |l: f64| {
+                let (m, f) = (l.floor(), l.fract());
+                (1.0 - f) * expect_binomial(m) + f * expect_binomial(m + 1.0)
+            };
+            let sampled = |l: f64| {
+                let mean = keep * l;
+                let mut p = (-mean).exp();
+                (0..400).fold(0.0, |e, k| {
+                    let term = p * h(k as f64);
+                    p *= mean / (k + 1) as f64;
+                    e + term
+                })
+            };
+            let dl = 1e-6;
+            for (draw, expectation) in
+                [(CountDraw::Round, &rounded as &dyn Fn(f64) -> f64), (CountDraw::Poisson, &sampled)]
+            {
+                let exact = (expectation(lambda + dl) - expectation(lambda - dl)) / (2.0 * dl);
+                let n = 200_000;
+                let mean_step = (0..n as u64)
+                    .map(|i| {
+                        let kept = draw_thinned_count(draw, lambda, keep, 13, i);
+                        let start = start_thinned_count(draw, lambda, keep, 13, i, || kept);
+                        // per unit of lambda: count_step_slope's `s` is keep (lambda counts -> keep lambda kept)
+                        count_step_slope(start * unit, unit, keep)
+                    })
+                    .sum::<f64>()
+                    / n as f64;
+                assert!((mean_step / exact - 1.0).abs() < 0.01, "{draw:?} {lambda} {keep}: {mean_step} vs {exact}");
+            }
         }
     }
 

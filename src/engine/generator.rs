@@ -18,7 +18,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::batchnorm::{self, Running};
-use super::counts::{box_muller, count_step_slope, draw_count, start_count, uniform};
+use super::counts::{
+    box_muller, count_step_slope, draw_count, draw_thinned_count, start_count, start_thinned_count, uniform,
+};
 use super::linear::{backward_input, backward_weight, column_sums, dot, forward, sum};
 use super::params::{Init, ParamSet};
 use super::{ensure, for_each_row2, for_each_row_with, with_simd, Scalar};
@@ -85,6 +87,9 @@ pub(crate) struct GeneratorWork<T> {
     pub rounding_seed: u64,
     /// How values become counts.
     pub count_draw: CountDraw,
+    /// The fraction of counts kept when they are thinned after the draw (`None`: not thinned; see
+    /// [`crate::model::CountRounding::thinning`]).
+    pub count_thinning: Option<f64>,
     /// The LSN output before rounding, for the backward pass, and whether the last forward pass rounded.
     unrounded: Vec<T>,
     /// One count of each rounded cell in normalised units (`library_size / drawn total` for drawn counts: Poisson,
@@ -290,12 +295,17 @@ impl GeneratorLayout {
             ws.unrounded[..n * g].copy_from_slice(out);
             let (cell_scale, seed) = (&ws.rounding_scale[..n], ws.rounding_seed);
             let library_size = self.library_size;
-            let count_draw = ws.count_draw;
+            let (count_draw, thinning) = (ws.count_draw, ws.count_thinning);
+            // The count of cell i, gene j: drawn, then thinned (each count kept with probability `keep`).
+            let count = move |draw: CountDraw, lambda: f64, index: u64| match thinning {
+                Some(keep) => draw_thinned_count(draw, lambda, keep, seed, index),
+                None => draw_count(draw, lambda, seed, index),
+            };
             let draw = |i: usize, row: &mut [T], unit: &mut T| {
                 let s = cell_scale[i].to_f64();
                 let mut total = 0.0;
                 for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
-                    let counts = draw_count(count_draw, x.to_f64() * s, seed, (i * g + j) as u64);
+                    let counts = count(count_draw, x.to_f64() * s, (i * g + j) as u64);
                     total += counts;
                     *x = T::from_f64(counts);
                 }
@@ -310,10 +320,12 @@ impl GeneratorLayout {
             };
             let round = |i: usize, row: &mut [T], unit: &mut T| {
                 let s = cell_scale[i].to_f64();
-                *unit = T::from_f64(1.0 / s);
+                // thinned counts are a cell at `keep` times the library size
+                let kept_scale = s * thinning.unwrap_or(1.0);
+                *unit = T::from_f64(1.0 / kept_scale);
                 for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
-                    let counts = draw_count(CountDraw::Round, x.to_f64() * s, seed, (i * g + j) as u64);
-                    *x = T::from_f64(counts / s);
+                    let counts = count(CountDraw::Round, x.to_f64() * s, (i * g + j) as u64);
+                    *x = T::from_f64(counts / kept_scale);
                     if log_output && *x > T::ZERO {
                         *x = x.ln_1p();
                     }
@@ -355,18 +367,28 @@ impl GeneratorLayout {
             // Through the counts: dL/dx is dL/dy times the expected slope of y over one count (see
             // `count_step_slope`); the LSN and the ReLU mask use the values before rounding.
             let unrounded = &ws.unrounded[..n * g];
-            let (units, count_draw) = (&ws.count_unit[..n], ws.count_draw);
+            let (units, count_draw, thinning) = (&ws.count_unit[..n], ws.count_draw, ws.count_thinning);
+            let seed = ws.rounding_seed;
             for_each_row2(par, gx, g, &out[..n * g], g, |i, dx, y| {
                 let x = &unrounded[i * g..(i + 1) * g];
                 if log_output {
                     let (unit, s) = (units[i].to_f64(), ws.rounding_scale[i].to_f64());
-                    for ((d, y), x) in dx.iter_mut().zip(y).zip(x).filter(|(_, x)| **x > T::ZERO) {
+                    // Thinning keeps each count with probability `keep`: one more expected count before it is
+                    // `keep` more after it.
+                    let kept_scale = s * thinning.unwrap_or(1.0);
+                    let values = dx.iter_mut().zip(y).zip(x).enumerate().filter(|(_, (_, x))| **x > T::ZERO);
+                    for (j, ((d, y), x)) in values {
                         // the count the step starts from: the drawn one, or the rounding's floor
                         let lambda = x.to_f64() * s;
                         // y = ln(1 + k unit) for a drawn count k; rounding does not need it (no exp_m1 there)
                         let drawn = || if unit > 0.0 { (y.to_f64().exp_m1() / unit).round() } else { 0.0 };
-                        let base = start_count(count_draw, lambda, drawn) * unit;
-                        *d *= T::from_f64(count_step_slope(base, unit, s));
+                        let start = match thinning {
+                            Some(keep) => {
+                                start_thinned_count(count_draw, lambda, keep, seed, (i * g + j) as u64, drawn)
+                            }
+                            None => start_count(count_draw, lambda, drawn),
+                        };
+                        *d *= T::from_f64(count_step_slope(start * unit, unit, kept_scale));
                     }
                 }
                 let m = dot(dx, x) * inv_lib;

@@ -73,7 +73,7 @@
 //! ```
 
 mod batchnorm;
-mod counts;
+pub(crate) mod counts;
 mod cpu;
 mod critic;
 mod generator;

@@ -308,6 +308,7 @@ impl<T: Scalar> Network<T> {
             self.gen_ws.rounding_scale.extend(rounding.scales.iter().map(|&s| T::from_f32(s)));
             self.gen_ws.rounding_seed = rounding.seed;
             self.gen_ws.count_draw = rounding.draw;
+            self.gen_ws.count_thinning = (rounding.thinning < 1.0).then_some(rounding.thinning as f64);
         }
     }
 

@@ -161,6 +161,9 @@ pub struct CountRounding {
     pub seed: u64,
     /// How a value becomes a count.
     pub draw: CountDraw,
+    /// The fraction of the drawn counts kept (1: all). Below 1 each count is kept with this probability (binomial
+    /// thinning), as the trainer thins the real cells' counts (`--critic-thinning`).
+    pub thinning: f32,
 }
 
 /// Mean matching (`--mean-matching WEIGHT`): a term added to the generator's loss that pulls the mean generated

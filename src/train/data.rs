@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::CsrMatrix;
+use crate::engine::counts::binomial;
 
 /// Cells for training or validation.
 #[derive(Debug, Clone)]
@@ -78,6 +79,34 @@ impl CellSet {
         labels.clear();
         labels.extend(rows.iter().map(|&i| self.labels[i]));
     }
+
+    /// As [`CellSet::fill_batch`], with each count kept with probability `keep` (binomial thinning; draws from
+    /// `(seed, batch row, gene)`), every cell then normalised by its kept total.
+    pub fn fill_batch_thinned(
+        &self,
+        rows: &[usize],
+        keep: f32,
+        seed: u64,
+        library_size: f32,
+        out: &mut [f32],
+        labels: &mut Vec<u32>,
+    ) {
+        let g = self.counts.n_cols();
+        for (i, (&row, cell)) in rows.iter().zip(out.chunks_mut(g)).enumerate() {
+            cell.fill(0.0);
+            let (genes, counts) = self.counts.row(row);
+            let mut total = 0.0;
+            for (&j, &count) in genes.iter().zip(counts) {
+                let kept = binomial((count as f64).round(), keep as f64, seed, (i * g + j as usize) as u64);
+                cell[j as usize] = kept as f32;
+                total += kept;
+            }
+            let scale = if total > 0.0 { (library_size as f64 / total) as f32 } else { 0.0 };
+            cell.iter_mut().for_each(|v| *v *= scale);
+        }
+        labels.clear();
+        labels.extend(rows.iter().map(|&i| self.labels[i]));
+    }
 }
 
 /// Shuffled epochs over `n` cells, resumable from `(epoch, position)`.
@@ -142,6 +171,35 @@ mod tests {
         assert_eq!(&logged[6..], &[0.0, 3f32.ln(), 9f32.ln()]);
         let four = cells.class_means(4, |x| x);
         assert_eq!((&four[6..9], &four[9..]), (&[0.0, 0.0, 0.0][..], &[0.0, 2.0, 8.0][..]));
+    }
+
+    /// Thinned cells keep about the fraction asked of their counts, never more than they had, and are normalised
+    /// by what they kept; a new seed draws other counts, the same seed the same.
+    #[test]
+    fn thinned_batches_keep_a_fraction_of_the_counts() {
+        let dense: Vec<f32> = (0..4 * 50).map(|i| ((i * 7) % 11) as f32).collect();
+        let cells = CellSet::new(CsrMatrix::from_dense(&dense, 50), vec![0, 1, 0, 1], 100.0);
+        let (rows, mut out, mut labels) = ([3, 1, 0], vec![0f32; 150], Vec::new());
+        let mut kept_fraction = 0.0;
+        for seed in 0..200 {
+            cells.fill_batch_thinned(&rows, 0.25, seed, 100.0, &mut out, &mut labels);
+            assert_eq!(labels, vec![1, 1, 0]);
+            for (cell, &row) in out.chunks(50).zip(&rows) {
+                assert!((cell.iter().sum::<f32>() - 100.0).abs() < 1e-3);
+                let original = &dense[row * 50..(row + 1) * 50];
+                // values are kept counts times 100 / (kept total): the smallest is one count
+                let unit = cell.iter().copied().filter(|v| *v > 0.0).fold(f32::MAX, f32::min);
+                let kept: Vec<f32> = cell.iter().map(|v| (v / unit).round()).collect();
+                assert!(kept.iter().zip(original).all(|(k, c)| k <= c), "{kept:?} from {original:?}");
+                kept_fraction += kept.iter().sum::<f32>() / original.iter().sum::<f32>() / 600.0;
+            }
+        }
+        assert!((kept_fraction - 0.25).abs() < 0.01, "kept {kept_fraction}");
+        let mut again = vec![0f32; 150];
+        cells.fill_batch_thinned(&rows, 0.25, 199, 100.0, &mut again, &mut labels);
+        assert_eq!(again, out);
+        cells.fill_batch_thinned(&rows, 0.25, 5, 100.0, &mut again, &mut labels);
+        assert_ne!(again, out);
     }
 
     #[test]

@@ -140,6 +140,14 @@ pub struct TrainParams {
     /// Weight of the generator loss's mean-matching term ([`crate::model::MeanMatching`]; the paper: 0, none).
     #[serde(default)]
     pub mean_matching: f32,
+    /// The fraction of counts the critic is shown (1: all, the paper). Below 1 every cell the critic sees, real
+    /// and generated, has each count kept with this probability, drawn afresh at every step (binomial thinning),
+    /// so that the critic cannot learn the training cells' own sampling noise, which the generator would copy
+    /// (BENCHMARKS.md, "Session 8"). Thinning is the same known operation on both sides and can be undone on
+    /// distributions, so the generator is still pulled towards the real cells at full depth. Needs counts
+    /// ([`CriticCounts`] other than profiles).
+    #[serde(default = "all_counts")]
+    pub critic_thinning: f32,
     /// Seed of initialisation and of every random draw.
     pub seed: u64,
     /// Threads for the network engine.
@@ -153,6 +161,10 @@ pub struct TrainParams {
     /// Testing aid: treat the loss of this step as NaN, to exercise divergence handling (never saved).
     #[serde(skip)]
     pub inject_nan_at: Option<u64>,
+}
+
+fn all_counts() -> f32 {
+    1.0
 }
 
 fn paper_generator_layers() -> Vec<usize> {
@@ -182,6 +194,7 @@ impl TrainParams {
             critic_counts: CriticCounts::Profiles,
             output_noise: false,
             mean_matching: 0.0,
+            critic_thinning: 1.0,
             generator_layers: paper_generator_layers(),
             critic_layers: paper_critic_layers(),
             seed: 0,
@@ -213,6 +226,18 @@ impl TrainParams {
             return Err(Error::parameter(
                 "--mean-matching",
                 format!("weight {} is not zero or positive", self.mean_matching),
+            ));
+        }
+        if !(self.critic_thinning > 0.0 && self.critic_thinning <= 1.0) {
+            return Err(Error::parameter(
+                "--critic-thinning",
+                format!("fraction {} is not in (0, 1]", self.critic_thinning),
+            ));
+        }
+        if self.critic_thinning < 1.0 && self.critic_counts == CriticCounts::Profiles {
+            return Err(Error::parameter(
+                "--critic-thinning",
+                "thins counts, but the critic is shown profiles: give --critic-counts rounded (or another kind)",
             ));
         }
         if let Some(t) = self.time_limit_seconds {
@@ -340,6 +365,7 @@ pub fn train(
                 CriticCounts::RoundedPoisson => CountDraw::RoundedPoisson,
                 CriticCounts::Profiles | CriticCounts::Rounded => CountDraw::Round,
             },
+            thinning: params.critic_thinning,
         }));
     };
 
@@ -371,7 +397,19 @@ pub fn train(
         let mut critic = Default::default();
         for _ in 0..params.critic_steps {
             sampler.next_batch(batch, &mut rows);
-            data.train.fill_batch(&rows, &mut real, &mut labels);
+            if params.critic_thinning < 1.0 {
+                let seed = rng.random();
+                data.train.fill_batch_thinned(
+                    &rows,
+                    params.critic_thinning,
+                    seed,
+                    config.library_size,
+                    &mut real,
+                    &mut labels,
+                );
+            } else {
+                data.train.fill_batch(&rows, &mut real, &mut labels);
+            }
             z.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut rng));
             alpha.iter_mut().for_each(|a| *a = rng.random::<f32>());
             let batch_labels: &[u32] = if conditional { &labels } else { &[] };
