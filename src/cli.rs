@@ -31,10 +31,26 @@ impl Cli {
     /// because the preprocessing flags are shared with commands that have no `--resume`: `scgan train --resume`
     /// refuses the flags that would prepare other data than the run was trained on, rather than ignore them.
     pub(crate) fn parse_with_rules() -> Cli {
-        let command = Cli::command().mut_subcommand("train", |train| {
+        let mut command = Cli::command_with_rules();
+        let matches = command.get_matches_mut();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.format(&mut command).exit())
+    }
+
+    fn command_with_rules() -> clap::Command {
+        Cli::command().mut_subcommand("train", |train| {
             FIXED_ON_RESUME.iter().fold(train, |train, id| train.mut_arg(*id, |arg| arg.conflicts_with("resume")))
-        });
-        Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|error| error.exit())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap checks the definition (every id in FIXED_ON_RESUME exists) only when asked or when parsing.
+    #[test]
+    fn the_command_line_with_its_rules_is_well_formed() {
+        Cli::command_with_rules().debug_assert();
     }
 }
 
@@ -238,6 +254,7 @@ pub(crate) struct TrainArgs {
     pub(crate) mean_matching: Option<f32>,
     /// Show the critic every cell, real and generated, with each count kept with this probability, drawn afresh at
     /// every step (1: all counts, the paper), so that it cannot learn the training cells' own sampling noise.
+    /// Needs --critic-counts other than profiles.
     #[arg(long, value_name = "FRACTION")]
     pub(crate) critic_thinning: Option<f32>,
     /// Hidden widths of the generator, comma-separated (paper: 256,512,1024).

@@ -257,6 +257,19 @@ fn critic_counts_choose_what_the_critic_sees_and_older_runs_keep_theirs() {
     assert_eq!(config(&drawn)["train"]["mean_matching"], 1.5);
     let generator = scgan::generate::Generator::load(&drawn, 1).unwrap();
     assert_eq!(generator.trained_counts(), scgan::generate::CountSampling::RoundedPoisson);
+    // Thinned counts (real cells' thinning draws come from the run's generator): recorded, and resumed exactly.
+    let (thinned, thinned_resumed) = (dir.path().join("thinned"), dir.path().join("thinned_resumed"));
+    ok(train(&thinned, &["--steps", "4", "--critic-thinning", "0.5"]));
+    assert_eq!(config(&thinned)["train"]["critic_thinning"], 0.5);
+    ok(train(&thinned_resumed, &["--steps", "2", "--critic-thinning", "0.5"]));
+    ok(scgan(&["train", "--resume", thinned_resumed.to_str().unwrap(), "--steps", "4", "--threads", "1"]));
+    let checkpoint = |run: &Path| tensors(run.join("state/checkpoint.safetensors"));
+    assert_eq!(checkpoint(&thinned), checkpoint(&thinned_resumed), "a resumed thinned run differs");
+    assert_ne!(checkpoint(&thinned), checkpoint(&{
+        let plain = dir.path().join("plain");
+        ok(train(&plain, &["--steps", "4"]));
+        plain
+    }));
     let both = dir.path().join("both");
     let output = train(&both, &["--steps", "2", "--critic-counts", "sampled", "--count-rounding", "true"]);
     let stderr = String::from_utf8_lossy(&output.stderr);

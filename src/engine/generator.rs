@@ -93,7 +93,7 @@ pub(crate) struct GeneratorWork<T> {
     /// The LSN output before rounding, for the backward pass, and whether the last forward pass rounded.
     unrounded: Vec<T>,
     /// One count of each rounded cell in normalised units (`library_size / drawn total` for drawn counts: Poisson,
-    /// rounded-Poisson).
+    /// rounded-Poisson; one kept count, `1 / (scale keep)`, for thinned rounded counts).
     count_unit: Vec<T>,
     rounded: bool,
     /// The output noise `e_ij` of the last forward pass.
@@ -378,7 +378,7 @@ impl GeneratorLayout {
                     let kept_scale = s * thinning.unwrap_or(1.0);
                     let values = dx.iter_mut().zip(y).zip(x).enumerate().filter(|(_, (_, x))| **x > T::ZERO);
                     for (j, ((d, y), x)) in values {
-                        // the count the step starts from: the drawn one, or the rounding's floor
+                        // the count the step starts from: the drawn one, or the rounding's (thinned) floor
                         let lambda = x.to_f64() * s;
                         // y = ln(1 + k unit) for a drawn count k; rounding does not need it (no exp_m1 there)
                         let drawn = || if unit > 0.0 { (y.to_f64().exp_m1() / unit).round() } else { 0.0 };

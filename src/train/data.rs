@@ -81,13 +81,15 @@ impl CellSet {
     }
 
     /// As [`CellSet::fill_batch`], with each count kept with probability `keep` (binomial thinning; draws from
-    /// `(seed, batch row, gene)`), every cell then normalised by its kept total.
+    /// `(seed, batch row, gene)`; values are rounded to whole counts first). Each cell is then normalised as
+    /// generated cells of the same kind are: by its kept total when `by_kept_total` (drawn counts), else by its
+    /// expected kept total, `keep` times its library size (rounded counts).
     pub fn fill_batch_thinned(
         &self,
         rows: &[usize],
         keep: f32,
         seed: u64,
-        library_size: f32,
+        by_kept_total: bool,
         out: &mut [f32],
         labels: &mut Vec<u32>,
     ) {
@@ -95,13 +97,17 @@ impl CellSet {
         for (i, (&row, cell)) in rows.iter().zip(out.chunks_mut(g)).enumerate() {
             cell.fill(0.0);
             let (genes, counts) = self.counts.row(row);
-            let mut total = 0.0;
+            let (mut total, mut kept_total) = (0.0, 0.0);
             for (&j, &count) in genes.iter().zip(counts) {
                 let kept = binomial((count as f64).round(), keep as f64, seed, (i * g + j as usize) as u64);
                 cell[j as usize] = kept as f32;
-                total += kept;
+                total += count as f64;
+                kept_total += kept;
             }
-            let scale = if total > 0.0 { (library_size as f64 / total) as f32 } else { 0.0 };
+            // `scale` brings the cell's total to the model's library size
+            let library_size = self.scale[row] as f64 * total;
+            let divisor = if by_kept_total { kept_total } else { keep as f64 * total };
+            let scale = if divisor > 0.0 { (library_size / divisor) as f32 } else { 0.0 };
             cell.iter_mut().for_each(|v| *v *= scale);
         }
         labels.clear();
@@ -174,7 +180,8 @@ mod tests {
     }
 
     /// Thinned cells keep about the fraction asked of their counts, never more than they had, and are normalised
-    /// by what they kept; a new seed draws other counts, the same seed the same.
+    /// by what they kept (drawn counts) or by what they were expected to keep (rounded counts); a new seed draws
+    /// other counts, the same seed the same.
     #[test]
     fn thinned_batches_keep_a_fraction_of_the_counts() {
         let dense: Vec<f32> = (0..4 * 50).map(|i| ((i * 7) % 11) as f32).collect();
@@ -182,9 +189,11 @@ mod tests {
         let (rows, mut out, mut labels) = ([3, 1, 0], vec![0f32; 150], Vec::new());
         let mut kept_fraction = 0.0;
         for seed in 0..200 {
-            cells.fill_batch_thinned(&rows, 0.25, seed, 100.0, &mut out, &mut labels);
+            cells.fill_batch_thinned(&rows, 0.25, seed, true, &mut out, &mut labels);
             assert_eq!(labels, vec![1, 1, 0]);
-            for (cell, &row) in out.chunks(50).zip(&rows) {
+            let mut expected = vec![0f32; 150];
+            cells.fill_batch_thinned(&rows, 0.25, seed, false, &mut expected, &mut labels);
+            for ((cell, by_expected), &row) in out.chunks(50).zip(expected.chunks(50)).zip(&rows) {
                 assert!((cell.iter().sum::<f32>() - 100.0).abs() < 1e-3);
                 let original = &dense[row * 50..(row + 1) * 50];
                 // values are kept counts times 100 / (kept total): the smallest is one count
@@ -192,13 +201,16 @@ mod tests {
                 let kept: Vec<f32> = cell.iter().map(|v| (v / unit).round()).collect();
                 assert!(kept.iter().zip(original).all(|(k, c)| k <= c), "{kept:?} from {original:?}");
                 kept_fraction += kept.iter().sum::<f32>() / original.iter().sum::<f32>() / 600.0;
+                // by the expected total: one count is 100 / (0.25 x the cell's total)
+                let count_unit = 100.0 / (0.25 * original.iter().sum::<f32>());
+                assert!(by_expected.iter().zip(&kept).all(|(v, k)| (v - k * count_unit).abs() < 1e-3));
             }
         }
         assert!((kept_fraction - 0.25).abs() < 0.01, "kept {kept_fraction}");
         let mut again = vec![0f32; 150];
-        cells.fill_batch_thinned(&rows, 0.25, 199, 100.0, &mut again, &mut labels);
+        cells.fill_batch_thinned(&rows, 0.25, 199, true, &mut again, &mut labels);
         assert_eq!(again, out);
-        cells.fill_batch_thinned(&rows, 0.25, 5, 100.0, &mut again, &mut labels);
+        cells.fill_batch_thinned(&rows, 0.25, 5, true, &mut again, &mut labels);
         assert_ne!(again, out);
     }
 

@@ -145,7 +145,7 @@ pub struct TrainParams {
     /// so that the critic cannot learn the training cells' own sampling noise, which the generator would copy
     /// (BENCHMARKS.md, "Session 8"). Thinning is the same known operation on both sides and can be undone on
     /// distributions, so the generator is still pulled towards the real cells at full depth. Needs counts
-    /// ([`CriticCounts`] other than profiles).
+    /// ([`CriticCounts`] other than profiles); non-integer values are rounded to counts before thinning.
     #[serde(default = "all_counts")]
     pub critic_thinning: f32,
     /// Seed of initialisation and of every random draw.
@@ -237,7 +237,15 @@ impl TrainParams {
         if self.critic_thinning < 1.0 && self.critic_counts == CriticCounts::Profiles {
             return Err(Error::parameter(
                 "--critic-thinning",
-                "thins counts, but the critic is shown profiles: give --critic-counts rounded (or another kind)",
+                "thins counts, but the critic is shown profiles: give --critic-counts rounded (or another kind), or \
+                 --critic-thinning 1",
+            ));
+        }
+        if self.critic_thinning < 1.0 && self.mean_matching > 0.0 {
+            // the targets are means of cells at full depth, which thinned cells do not have on the log scale
+            return Err(Error::parameter(
+                "--critic-thinning",
+                "cannot be combined with --mean-matching (its targets are cells at full depth): give one of them",
             ));
         }
         if let Some(t) = self.time_limit_seconds {
@@ -399,11 +407,14 @@ pub fn train(
             sampler.next_batch(batch, &mut rows);
             if params.critic_thinning < 1.0 {
                 let seed = rng.random();
+                // normalised as the generated cells are: by the drawn total for drawn counts
+                let by_kept_total =
+                    matches!(params.critic_counts, CriticCounts::Sampled | CriticCounts::RoundedPoisson);
                 data.train.fill_batch_thinned(
                     &rows,
                     params.critic_thinning,
                     seed,
-                    config.library_size,
+                    by_kept_total,
                     &mut real,
                     &mut labels,
                 );
