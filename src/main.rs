@@ -181,7 +181,9 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("unknown --preset {}; the presets are: {}", args.preset, train::presets::NAMES.join(", ")))?;
             params.seed = args.preprocess.seed;
             args.apply(&mut params);
-            let (input, out) = (args.input.as_ref().expect("required by clap"), args.out.as_ref().expect("required by clap"));
+            let (Some(input), Some(out)) = (&args.input, &args.out) else {
+                anyhow::bail!("give INPUT and --out FOLDER to start a run, or --resume RUN to continue one");
+            };
             out_existed = out.exists();
             let started = setup::start(input, &read_options(&args.read), &args.preprocess.params()?, args.validation_fraction, params, &args.preset, out);
             if started.is_err() && !out_existed {

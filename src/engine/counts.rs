@@ -78,24 +78,30 @@ pub(super) fn box_muller(u: f64, v: f64) -> f64 {
     (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
+/// Whether `draw` rounds `lambda` (random rounding, or the first count of a rounded-Poisson draw) rather than
+/// drawing it: the one rule [`draw_count`], [`start_count`] and their thinned forms share.
+fn rounds(draw: CountDraw, lambda: f64) -> bool {
+    draw == CountDraw::Round || (draw == CountDraw::RoundedPoisson && lambda < 1.0)
+}
+
 /// The count a value of `lambda` expected counts becomes under `draw`, from the uniform numbers of `(seed, index)`.
 pub(super) fn draw_count(draw: CountDraw, lambda: f64, seed: u64, index: u64) -> f64 {
-    match draw {
-        CountDraw::Round => (lambda + uniform(seed, index)).floor(),
-        CountDraw::Poisson => poisson(lambda, seed, index),
-        CountDraw::RoundedPoisson if lambda < 1.0 => (lambda + uniform(seed, index)).floor(),
-        CountDraw::RoundedPoisson => 1.0 + poisson(lambda - 1.0, seed, index),
+    if rounds(draw, lambda) {
+        (lambda + uniform(seed, index)).floor()
+    } else if draw == CountDraw::RoundedPoisson {
+        1.0 + poisson(lambda - 1.0, seed, index)
+    } else {
+        poisson(lambda, seed, index)
     }
 }
 
 /// The count the backward pass's step over one count starts from ([`count_step_slope`]'s `base`, in counts): the
 /// rounding's floor where `draw` rounded `lambda`, the drawn count (`drawn()`, only read then) where it was drawn.
 pub(super) fn start_count(draw: CountDraw, lambda: f64, drawn: impl FnOnce() -> f64) -> f64 {
-    match draw {
-        CountDraw::Round => lambda.floor(),
-        CountDraw::Poisson => drawn(),
-        CountDraw::RoundedPoisson if lambda < 1.0 => 0.0,
-        CountDraw::RoundedPoisson => drawn(),
+    if rounds(draw, lambda) {
+        lambda.floor()
+    } else {
+        drawn()
     }
 }
 
@@ -103,11 +109,6 @@ pub(super) fn start_count(draw: CountDraw, lambda: f64, drawn: impl FnOnce() -> 
 const THINNING_SEED: u64 = 0x7417_7e11_0000_0000;
 /// Mixed into the seed for whether a rounded-up count is kept.
 const KEPT_EXTRA_SEED: u64 = 0x7417_7e11_e874_0000;
-
-/// Whether `draw` rounds `lambda` (random rounding, or the first count of a rounded-Poisson draw).
-fn rounds(draw: CountDraw, lambda: f64) -> bool {
-    draw == CountDraw::Round || (draw == CountDraw::RoundedPoisson && lambda < 1.0)
-}
 
 /// The count `draw` makes of `lambda`, thinned: each count kept with probability `keep` (binomial thinning). A
 /// rounded value `floor(lambda) + [rounded up]` is thinned as its whole counts and its extra count apart (the same

@@ -350,6 +350,13 @@ pub fn train(
     } else {
         Vec::new()
     };
+    let count_draw = match params.critic_counts {
+        CriticCounts::Sampled => CountDraw::Poisson,
+        CriticCounts::RoundedPoisson => CountDraw::RoundedPoisson,
+        CriticCounts::Profiles | CriticCounts::Rounded => CountDraw::Round,
+    };
+    // Thinned real cells are normalised as the generated cells are: by the drawn total for drawn counts.
+    let by_kept_total = count_draw != CountDraw::Round;
     let set_rounding = |model: &mut dyn GanBackend, labels: &[u32], rng: &mut ChaCha8Rng| {
         if library_pools.is_empty() {
             return;
@@ -368,11 +375,7 @@ pub fn train(
         model.set_count_rounding(Some(&CountRounding {
             scales,
             seed: rng.random(),
-            draw: match params.critic_counts {
-                CriticCounts::Sampled => CountDraw::Poisson,
-                CriticCounts::RoundedPoisson => CountDraw::RoundedPoisson,
-                CriticCounts::Profiles | CriticCounts::Rounded => CountDraw::Round,
-            },
+            draw: count_draw,
             thinning: params.critic_thinning,
         }));
     };
@@ -407,9 +410,6 @@ pub fn train(
             sampler.next_batch(batch, &mut rows);
             if params.critic_thinning < 1.0 {
                 let seed = rng.random();
-                // normalised as the generated cells are: by the drawn total for drawn counts
-                let by_kept_total =
-                    matches!(params.critic_counts, CriticCounts::Sampled | CriticCounts::RoundedPoisson);
                 data.train.fill_batch_thinned(
                     &rows,
                     params.critic_thinning,
