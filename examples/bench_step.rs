@@ -5,7 +5,8 @@
 //! One generator step = `--critic-iters` (5) critic updates + 1 generator update, batch `--batch` (128), on
 //! synthetic cells: ~7% nonzero, counts 1 + Poisson(1.5), library-size normalised to 20,000 (as the peer makes
 //! them). `--classes K > 0` trains cscGAN (`--critic per-class|projection`, default per-class) with unequal class
-//! sizes. `--dense` disables the sparse kernels for the real cells (for comparisons). Prints one JSON line; run it
+//! sizes. `--dense` disables the sparse kernels for the real cells (for comparisons);
+//! `--penalty-every K` computes the gradient penalty on one critic update in K (`scgan train --penalty-every`). Prints one JSON line; run it
 //! on an otherwise idle machine.
 
 use std::time::Instant;
@@ -31,6 +32,7 @@ fn main() -> anyhow::Result<()> {
     let warmup = num("--warmup", 3)?;
     let batch = num("--batch", 128)?;
     let critic_iters = num("--critic-iters", 5)?;
+    let penalty_every = num("--penalty-every", 1)?.max(1);
     let cells = num("--cells", 2048)?;
     let seed = num("--seed", 0)? as u64;
     let critic = match flag("--critic").as_deref() {
@@ -92,7 +94,7 @@ fn main() -> anyhow::Result<()> {
             timed_start = Instant::now();
         }
         let t_step = Instant::now();
-        for _ in 0..critic_iters {
+        for update in 0..critic_iters {
             for i in 0..batch {
                 let c = rng.random_range(0..cells);
                 real[i * genes..(i + 1) * genes].copy_from_slice(&x[c * genes..(c + 1) * genes]);
@@ -104,7 +106,10 @@ fn main() -> anyhow::Result<()> {
             z.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut rng));
             let t = Instant::now();
             let lr = 1e-4 * 0.1_f64.powf(step as f64 / 1e6);
-            let stats = gan.critic_step(&CriticBatch { real: &real, labels: &labels, z: &z, alpha: &alpha }, lr as f32);
+            let index = step * critic_iters + update + 1;
+            let penalty_weight = if index % penalty_every == 0 { penalty_every as f32 } else { 0.0 };
+            let batch = CriticBatch { real: &real, labels: &labels, z: &z, alpha: &alpha, penalty_weight };
+            let stats = gan.critic_step(&batch, lr as f32);
             if step >= warmup {
                 critic_ms.push(t.elapsed().as_secs_f64() * 1e3);
             }

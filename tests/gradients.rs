@@ -211,7 +211,11 @@ fn critic_check(
         Layer1::SparseRealDenseFake => (true, false),
     };
     assert_eq!(net.last_sparse_paths(), expected, "{name}: the layer-1 path under test was not taken");
-    assert!(l0.loss.is_finite() && l0.gradient_penalty > 0.0);
+    assert!(l0.loss.is_finite());
+    match terms {
+        CriticTerms::WassersteinOnly => assert_eq!(l0.gradient_penalty, None, "{name}: the penalty was computed"),
+        _ => assert!(l0.gradient_penalty.is_some_and(|p| p > 0.0), "{name}: no penalty"),
+    }
     let grads = net.critic_params().grads().to_vec();
     let cell = std::cell::RefCell::new(&mut net);
     let err = check(
@@ -264,6 +268,29 @@ fn critic_gradient_with_mixed_sparse_and_dense_rows() {
         for path in [Layer1::DenseRealSparseFake, Layer1::SparseRealDenseFake] {
             let (err, _) = critic_check(kind, name, CriticTerms::Full, 10.0, path);
             assert!(err < TOL, "{name}: worst relative error {err:.2e}");
+        }
+    }
+}
+
+/// A lazy penalty's unpenalised updates skip the interpolates: their gradient is the Wasserstein term's alone,
+/// checked against finite differences and against the full gradient less the penalty's, on every layer-1 path.
+#[test]
+fn unpenalised_critic_update_is_the_full_gradient_less_the_penalty() {
+    for (name, kind) in kinds() {
+        for path in [Layer1::Dense, Layer1::Sparse, Layer1::DenseRealSparseFake, Layer1::SparseRealDenseFake] {
+            let (err, mut net) = critic_check(kind, name, CriticTerms::WassersteinOnly, 10.0, path);
+            assert!(err < TOL, "{name} {path:?}: worst relative error {err:.2e}");
+            let inp = inputs(5, kind != ModelKind::Scgan, 10.0);
+            let mut gradient = |terms| {
+                net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms);
+                net.critic_params().grads().to_vec()
+            };
+            let wasserstein = gradient(CriticTerms::WassersteinOnly);
+            let (full, penalty) = (gradient(CriticTerms::Full), gradient(CriticTerms::PenaltyOnly));
+            let scale = full.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+            for (i, ((w, f), p)) in wasserstein.iter().zip(&full).zip(&penalty).enumerate() {
+                assert!((w - (f - p)).abs() <= 1e-10 * scale, "{name} {path:?}: parameter {i}: {w} against {}", f - p);
+            }
         }
     }
 }
@@ -394,7 +421,7 @@ fn log1p_critic_input_gradients_match_finite_differences() {
                 let mut net = network_from(config.clone(), 11);
                 net.set_sparse_limit(if sparse { 1.0 } else { -1.0 });
                 let l0 = net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, CriticTerms::Full);
-                assert!(l0.loss.is_finite() && l0.gradient_penalty > 0.0);
+                assert!(l0.loss.is_finite() && l0.gradient_penalty.is_some_and(|p| p > 0.0));
                 let grads = net.critic_params().grads().to_vec();
                 let cell = std::cell::RefCell::new(&mut net);
                 let err = check(
@@ -515,7 +542,10 @@ fn train_a_little(threads: usize) -> CpuGan {
     for step in 0..3 {
         for c in 0..5 {
             let (real, labels, z, alpha) = tiny_f32_batch(100 + 10 * step + c, true);
-            let s = gan.critic_step(&CriticBatch { real: &real, labels: &labels, z: &z, alpha: &alpha }, 1e-3);
+            let s = gan.critic_step(
+                &CriticBatch { real: &real, labels: &labels, z: &z, alpha: &alpha, penalty_weight: 1.0 },
+                1e-3,
+            );
             assert!(s.loss.is_finite());
         }
         let (_, labels, z, _) = tiny_f32_batch(200 + step, true);

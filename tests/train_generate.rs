@@ -233,6 +233,32 @@ fn generator_average_is_checkpointed_resumed_and_generated_from() {
     assert!(cells.x.data().iter().all(|v| v.fract() == 0.0 && *v > 0.0));
 }
 
+/// A lazy penalty (`--penalty-every 3`, not a divisor of the 5 critic updates per step) is recorded, counts its
+/// updates over the whole run (a run resumed after 2 steps equals one run of 4), changes the weights, and logs the
+/// latest penalty it computed on every line.
+#[test]
+fn lazy_penalty_resumes_exactly_and_logs_its_latest_penalty() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lazy, resumed, plain) = (dir.path().join("lazy"), dir.path().join("resumed"), dir.path().join("plain"));
+    let extra = ["--penalty-every", "3", "--log-every", "1"];
+    ok(train(&lazy, &[&["--steps", "4"], &extra[..]].concat()));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lazy.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["penalty_every"], 3);
+    ok(train(&resumed, &[&["--steps", "2"], &extra[..]].concat()));
+    ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", "4", "--threads", "1"]));
+    let checkpoint = |run: &Path| tensors(run.join("state/checkpoint.safetensors"));
+    assert_eq!(checkpoint(&lazy), checkpoint(&resumed), "a resumed run with a lazy penalty differs");
+    ok(train(&plain, &["--steps", "4"]));
+    assert_ne!(checkpoint(&lazy), checkpoint(&plain), "--penalty-every 3 changed nothing");
+    let log = std::fs::read_to_string(lazy.join("log.jsonl")).unwrap();
+    let entries: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(entries.len(), 4);
+    for entry in &entries {
+        assert!(entry["gradient_penalty"].as_f64().is_some_and(|p| p >= 0.0), "no penalty logged: {entry}");
+    }
+}
+
 /// The default preset shows the critic generated cells rounded to counts; `--critic-counts` (or its older spelling,
 /// `--count-sampling true`) chooses another kind (one run also with mean matching), asking for two is refused, and each
 /// run generates the counts its critic saw. A run written by an older scgan (two flags in config.json) keeps what it

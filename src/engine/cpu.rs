@@ -48,11 +48,11 @@ impl GanBackend for CpuGan {
     /// If the batch's buffers disagree in size (`real` `B x n_genes`, `z` `B x latent_dim`, `alpha` `B`, `B >= 1`)
     /// or a label is missing or out of range (cscGAN).
     fn critic_step(&mut self, batch: &CriticBatch<'_>, lr: f32) -> CriticStats {
-        let l = self.net.critic_step(batch.real, batch.labels, batch.z, batch.alpha, lr);
+        let l = self.net.critic_step(batch.real, batch.labels, batch.z, batch.alpha, batch.penalty_weight, lr);
         CriticStats {
             loss: l.loss as f32,
             wasserstein: l.wasserstein as f32,
-            gradient_penalty: l.gradient_penalty as f32,
+            gradient_penalty: l.gradient_penalty.map(|p| p as f32),
         }
     }
 

@@ -87,8 +87,8 @@ pub(crate) struct CriticWork<T> {
 pub(crate) struct CriticTermsValue {
     /// mean D(real) - mean D(fake).
     pub wasserstein: f64,
-    /// mean (||g|| - 1)^2.
-    pub penalty: f64,
+    /// mean (||g|| - 1)^2, when computed (`lambda` not zero).
+    pub penalty: Option<f64>,
 }
 
 impl CriticLayout {
@@ -243,7 +243,8 @@ impl CriticLayout {
     /// real cells when they are not sparse; rows `2B..3B` are overwritten (with `g`, then `v`). When the real cells
     /// (or the fakes) have at most a fraction `sparse_limit` of nonzeros, they are kept gene-major in `ws` and their
     /// two products with `W_1` (layer 1 forward, their share of `dW_1`) use the sparse kernels instead of GEMMs.
-    /// `labels` has `B` entries (or none for scGAN), `alpha` `B`.
+    /// `labels` has `B` entries (or none for scGAN), `alpha` `B`. With `lambda` zero the penalty, its `x_hat` rows
+    /// and its tangent pass are skipped (a lazy penalty's unpenalised updates): the step then costs about a third.
     #[allow(clippy::too_many_arguments)]
     pub fn loss_and_gradients<T: Scalar>(
         &self,
@@ -261,7 +262,8 @@ impl CriticLayout {
         par: Par,
     ) -> CriticTermsValue {
         let (g, c1, m) = (self.n_genes, self.widths[0], self.widths.len());
-        let rows = 3 * b;
+        let penalised = lambda != T::ZERO;
+        let rows = if penalised { 3 * b } else { 2 * b };
         self.prepare(ws, rows, b);
         let real_sparse = ws.sparse_real.build_if_sparse(&real[..b * g], b, g, sparse_limit, par);
         if !real_sparse {
@@ -289,31 +291,35 @@ impl CriticLayout {
                 }
             }
             let bias = &p[self.b[0].clone()];
-            let (rf, hat) = r1[..rows * c1].split_at_mut(2 * b * c1);
-            let (real, fake) = rf.split_at_mut(b * c1);
-            let mix = |i: usize, (re, (fa, ha)): (&mut [T], (&mut [T], &mut [T]))| {
-                let a = alpha[i];
-                let a1 = T::ONE - a;
-                with_simd(
-                    #[inline(always)]
-                    || {
-                        for (((r, f), h), bj) in re.iter_mut().zip(fa.iter_mut()).zip(ha.iter_mut()).zip(bias) {
-                            let (x, y) = (*r + *bj, *f + *bj);
-                            *h = relu(a * x + a1 * y);
-                            *r = relu(x);
-                            *f = relu(y);
-                        }
-                    },
-                )
-            };
-            let it = real.chunks_mut(c1).zip(fake.chunks_mut(c1).zip(hat.chunks_mut(c1)));
-            match par {
-                Par::Seq => it.enumerate().for_each(|(i, t)| mix(i, t)),
-                _ => real
-                    .par_chunks_mut(c1)
-                    .zip(fake.par_chunks_mut(c1).zip(hat.par_chunks_mut(c1)))
-                    .enumerate()
-                    .for_each(|(i, t)| mix(i, t)),
+            if !penalised {
+                bias_relu(&mut r1[..rows * c1], bias);
+            } else {
+                let (rf, hat) = r1[..3 * b * c1].split_at_mut(2 * b * c1);
+                let (real, fake) = rf.split_at_mut(b * c1);
+                let mix = |i: usize, (re, (fa, ha)): (&mut [T], (&mut [T], &mut [T]))| {
+                    let a = alpha[i];
+                    let a1 = T::ONE - a;
+                    with_simd(
+                        #[inline(always)]
+                        || {
+                            for (((r, f), h), bj) in re.iter_mut().zip(fa.iter_mut()).zip(ha.iter_mut()).zip(bias) {
+                                let (x, y) = (*r + *bj, *f + *bj);
+                                *h = relu(a * x + a1 * y);
+                                *r = relu(x);
+                                *f = relu(y);
+                            }
+                        },
+                    )
+                };
+                let it = real.chunks_mut(c1).zip(fake.chunks_mut(c1).zip(hat.chunks_mut(c1)));
+                match par {
+                    Par::Seq => it.enumerate().for_each(|(i, t)| mix(i, t)),
+                    _ => real
+                        .par_chunks_mut(c1)
+                        .zip(fake.par_chunks_mut(c1).zip(hat.par_chunks_mut(c1)))
+                        .enumerate()
+                        .for_each(|(i, t)| mix(i, t)),
+                }
             }
         }
         // 2. the other layers and the outputs
@@ -329,9 +335,57 @@ impl CriticLayout {
         for i in 0..b {
             ws.scale[i] = -wasserstein_weight * inv_b;
             ws.scale[b + i] = wasserstein_weight * inv_b;
-            ws.scale[2 * b + i] = T::ONE;
         }
+        ws.scale[2 * b..rows].fill(T::ONE);
         self.signals(p, ws, rows, b, labels, par);
+        let penalty = if penalised { Some(self.penalty_pass(p, ws, x0, b, lambda, par)) } else { None };
+        // 6. gradients
+        for l in 0..m {
+            let (n_in, w) = (if l == 0 { g } else { self.widths[l - 1] }, self.widths[l]);
+            let dw = &mut grads[self.w[l].clone()];
+            if l == 0 && (real_sparse || fake_sparse) {
+                // one GEMM over the dense rows that end with the v rows, then the others
+                let start = if fake_sparse { 2 * b } else { b };
+                let d1 = &ws.d[0];
+                if rows > start {
+                    let n = rows - start;
+                    backward_weight(dw, &x0[start * g..rows * g], &d1[start * w..rows * w], n, g, w, false, par);
+                } else {
+                    dw.fill(T::ZERO);
+                }
+                if real_sparse {
+                    ws.sparse_real.matmul_transpose_add(dw, &d1[..b * w], w, par);
+                } else {
+                    backward_weight(dw, &x0[..b * g], &d1[..b * w], b, g, w, true, par);
+                }
+                if fake_sparse {
+                    ws.sparse_fake.matmul_transpose_add(dw, &d1[b * w..2 * b * w], w, par);
+                }
+            } else {
+                let input: &[T] = if l == 0 { &x0[..rows * g] } else { &ws.r[l - 1][..rows * n_in] };
+                backward_weight(dw, input, &ws.d[l][..rows * w], rows, n_in, w, false, par);
+            }
+            column_sums(&mut grads[self.b[l].clone()], &ws.d[l][..2 * b * w]);
+        }
+        self.output_gradients(grads, ws, rows, b, labels);
+        CriticTermsValue { wasserstein, penalty }
+    }
+
+    /// The penalty's part of a critic evaluation, after [`CriticLayout::signals`] on all `3B` rows: `g` at the
+    /// `x_hat` rows, turned into `v` over those rows of `x0`, then the tangent pass that replaces the `x_hat` rows
+    /// of every layer's activations by `s_k`. Returns the penalty, mean (||g|| - 1)^2.
+    fn penalty_pass<T: Scalar>(
+        &self,
+        p: &[T],
+        ws: &mut CriticWork<T>,
+        x0: &mut [T],
+        b: usize,
+        lambda: T,
+        par: Par,
+    ) -> f64 {
+        let (g, c1, m) = (self.n_genes, self.widths[0], self.widths.len());
+        let rows = 3 * b;
+        let inv_b = T::ONE / T::from_f64(b as f64);
         // 4. g at x_hat, then v, over the x_hat rows of x0
         let w1 = &p[self.w[0].clone()];
         let gv = &mut x0[2 * b * g..rows * g];
@@ -370,31 +424,7 @@ impl CriticLayout {
                 },
             );
         }
-        // 6. gradients
-        for l in 0..m {
-            let (n_in, w) = (if l == 0 { g } else { self.widths[l - 1] }, self.widths[l]);
-            let dw = &mut grads[self.w[l].clone()];
-            if l == 0 && (real_sparse || fake_sparse) {
-                // one GEMM over the dense rows that end with the v rows, then the others
-                let start = if fake_sparse { 2 * b } else { b };
-                let d1 = &ws.d[0];
-                backward_weight(dw, &x0[start * g..rows * g], &d1[start * w..rows * w], rows - start, g, w, false, par);
-                if real_sparse {
-                    ws.sparse_real.matmul_transpose_add(dw, &d1[..b * w], w, par);
-                } else {
-                    backward_weight(dw, &x0[..b * g], &d1[..b * w], b, g, w, true, par);
-                }
-                if fake_sparse {
-                    ws.sparse_fake.matmul_transpose_add(dw, &d1[b * w..2 * b * w], w, par);
-                }
-            } else {
-                let input: &[T] = if l == 0 { &x0[..rows * g] } else { &ws.r[l - 1][..rows * n_in] };
-                backward_weight(dw, input, &ws.d[l][..rows * w], rows, n_in, w, false, par);
-            }
-            column_sums(&mut grads[self.b[l].clone()], &ws.d[l][..2 * b * w]);
-        }
-        self.output_gradients(grads, ws, rows, b, labels);
-        CriticTermsValue { wasserstein, penalty }
+        penalty
     }
 
     /// `du_y += scale_i r_m[i]` over all rows (the x_hat rows hold `s_m` with scale 1), `dc_y += scale_i` over the

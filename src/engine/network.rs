@@ -26,6 +26,8 @@ pub enum CriticTerms {
     Full,
     /// `lambda * penalty` alone (to test the second-order part on its own).
     PenaltyOnly,
+    /// `mean D(fake) - mean D(real)` alone, with the penalty skipped: a lazy penalty's unpenalised updates.
+    WassersteinOnly,
 }
 
 /// The value of a critic loss evaluation, in f64.
@@ -35,8 +37,8 @@ pub struct CriticLoss {
     pub loss: f64,
     /// mean D(real) - mean D(fake).
     pub wasserstein: f64,
-    /// mean (||grad_x D(x_hat)|| - 1)^2, without lambda.
-    pub gradient_penalty: f64,
+    /// mean (||grad_x D(x_hat)|| - 1)^2, without lambda; `None` when the update skipped the penalty.
+    pub gradient_penalty: Option<f64>,
 }
 
 /// The scGAN / cscGAN engine in float type `T`: parameters, AMSGrad states, batch-norm statistics, work buffers.
@@ -200,10 +202,19 @@ impl<T: Scalar> Network<T> {
         alpha: &[T],
         terms: CriticTerms,
     ) -> CriticLoss {
-        self.run(|net| net.critic_inner(real, labels, z, alpha, terms))
+        self.run(|net| net.critic_inner(real, labels, z, alpha, terms, 1.0))
     }
 
-    fn critic_inner(&mut self, real: &[T], labels: &[u32], z: &[T], alpha: &[T], terms: CriticTerms) -> CriticLoss {
+    /// `penalty_weight` multiplies lambda (see [`crate::model::CriticBatch::penalty_weight`]).
+    fn critic_inner(
+        &mut self,
+        real: &[T],
+        labels: &[u32],
+        z: &[T],
+        alpha: &[T],
+        terms: CriticTerms,
+        penalty_weight: f32,
+    ) -> CriticLoss {
         let (b, g) = (alpha.len(), self.config.n_genes);
         assert!(b > 0, "empty batch");
         assert_eq!(real.len(), b * g, "real must be batch x n_genes");
@@ -213,8 +224,11 @@ impl<T: Scalar> Network<T> {
         ensure(&mut self.x0, 3 * b * g);
         let fake = &mut self.x0[b * g..2 * b * g];
         self.gen_layout.forward(self.gen.values(), &mut self.bn, &mut self.gen_ws, z, labels, fake, b, true, par);
-        let lambda = T::from_f64(self.config.lambda_gp as f64);
-        let ww = if terms == CriticTerms::Full { T::ONE } else { T::ZERO };
+        let lambda = match terms {
+            CriticTerms::WassersteinOnly => 0.0,
+            _ => self.config.lambda_gp as f64 * penalty_weight as f64,
+        };
+        let ww = if terms == CriticTerms::PenaltyOnly { T::ZERO } else { T::ONE };
         let real: &[T] = if self.gen_layout.log_output {
             self.real_input.clear();
             self.real_input.extend(real.iter().map(|&x| if x > T::ZERO { x.ln_1p() } else { x }));
@@ -232,16 +246,13 @@ impl<T: Scalar> Network<T> {
             b,
             labels,
             alpha,
-            lambda,
+            T::from_f64(lambda),
             ww,
             self.sparse_limit,
             par,
         );
-        let lambda = self.config.lambda_gp as f64;
-        let loss = match terms {
-            CriticTerms::Full => -v.wasserstein + lambda * v.penalty,
-            CriticTerms::PenaltyOnly => lambda * v.penalty,
-        };
+        let penalty = lambda * v.penalty.unwrap_or(0.0);
+        let loss = if terms == CriticTerms::PenaltyOnly { penalty } else { penalty - v.wasserstein };
         CriticLoss { loss, wasserstein: v.wasserstein, gradient_penalty: v.penalty }
     }
 
@@ -313,9 +324,18 @@ impl<T: Scalar> Network<T> {
     }
 
     /// One critic update (see [`crate::model::GanBackend::critic_step`]); returns the loss before the update.
-    pub fn critic_step(&mut self, real: &[T], labels: &[u32], z: &[T], alpha: &[T], lr: f32) -> CriticLoss {
+    #[allow(clippy::too_many_arguments)]
+    pub fn critic_step(
+        &mut self,
+        real: &[T],
+        labels: &[u32],
+        z: &[T],
+        alpha: &[T],
+        penalty_weight: f32,
+        lr: f32,
+    ) -> CriticLoss {
         self.run(|net| {
-            let loss = net.critic_inner(real, labels, z, alpha, CriticTerms::Full);
+            let loss = net.critic_inner(real, labels, z, alpha, CriticTerms::Full, penalty_weight);
             let (values, grads) = net.critic.split();
             net.critic_opt.update(values, grads, lr, &net.optimizer, net.par);
             loss

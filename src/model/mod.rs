@@ -138,6 +138,10 @@ pub struct CriticBatch<'a> {
     pub z: &'a [f32],
     /// Interpolation weight of every cell, uniform on [0, 1): x_hat = alpha real + (1 - alpha) fake.
     pub alpha: &'a [f32],
+    /// What lambda is multiplied by in this update: 1 for the paper's penalty on every update. A lazy penalty
+    /// (`--penalty-every K`) gives K to one update in K and 0 to the others, which skip the penalty's computation
+    /// (its interpolates and second-order pass, about two thirds of a critic update's work).
+    pub penalty_weight: f32,
 }
 
 /// Count rounding of the generated cells the critic sees in training (`--critic-counts rounded`): each generated
@@ -206,8 +210,9 @@ pub struct CriticStats {
     pub loss: f32,
     /// mean D(real) - mean D(fake): the Wasserstein estimate.
     pub wasserstein: f32,
-    /// mean over cells of (||grad_x D(x_hat)|| - 1)^2, without lambda.
-    pub gradient_penalty: f32,
+    /// mean over cells of (||grad_x D(x_hat)|| - 1)^2, without lambda; `None` when the update skipped the
+    /// penalty (`penalty_weight` 0).
+    pub gradient_penalty: Option<f32>,
 }
 
 /// A named tensor: how parameters and states are saved and loaded (`generator.dense1.weight`, ...).
