@@ -6,8 +6,8 @@
 //! synthetic cells: ~7% nonzero, counts 1 + Poisson(1.5), library-size normalised to 20,000 (as the peer makes
 //! them). `--classes K > 0` trains cscGAN (`--critic per-class|projection`, default per-class) with unequal class
 //! sizes. `--dense` disables the sparse kernels for the real cells (for comparisons);
-//! `--penalty-every K` computes the gradient penalty on one critic update in K (`scgan train --penalty-every`). Prints one JSON line; run it
-//! on an otherwise idle machine.
+//! `--penalty-every K` computes the gradient penalty on one critic update in K (`scgan train --penalty-every`).
+//! Prints one JSON line; run it on an otherwise idle machine.
 
 use std::time::Instant;
 
@@ -18,6 +18,7 @@ use scgan::engine::CpuGan;
 use scgan::model::{
     parameter_count, ConditionalCritic, CriticBatch, GanBackend, ModelConfig, ModelKind, OptimizerConfig,
 };
+use scgan::train::lazy_penalty_weight;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,7 +33,7 @@ fn main() -> anyhow::Result<()> {
     let warmup = num("--warmup", 3)?;
     let batch = num("--batch", 128)?;
     let critic_iters = num("--critic-iters", 5)?;
-    let penalty_every = num("--penalty-every", 1)?.max(1);
+    let penalty_every = num("--penalty-every", 1)?;
     let cells = num("--cells", 2048)?;
     let seed = num("--seed", 0)? as u64;
     let critic = match flag("--critic").as_deref() {
@@ -40,7 +41,7 @@ fn main() -> anyhow::Result<()> {
         Some("projection") => ConditionalCritic::Projection,
         Some(other) => anyhow::bail!("--critic {other}: expected per-class or projection"),
     };
-    anyhow::ensure!(genes > 0 && batch > 0 && cells > 0 && steps > 0, "sizes must be positive");
+    anyhow::ensure!(genes > 0 && batch > 0 && cells > 0 && steps > 0 && penalty_every > 0, "sizes must be positive");
 
     // synthetic data, as the PyTorch peer makes it
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -106,8 +107,7 @@ fn main() -> anyhow::Result<()> {
             z.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut rng));
             let t = Instant::now();
             let lr = 1e-4 * 0.1_f64.powf(step as f64 / 1e6);
-            let index = step * critic_iters + update + 1;
-            let penalty_weight = if index % penalty_every == 0 { penalty_every as f32 } else { 0.0 };
+            let penalty_weight = lazy_penalty_weight(penalty_every, (step * critic_iters + update) as u64);
             let batch = CriticBatch { real: &real, labels: &labels, z: &z, alpha: &alpha, penalty_weight };
             let stats = gan.critic_step(&batch, lr as f32);
             if step >= warmup {
@@ -138,6 +138,7 @@ fn main() -> anyhow::Result<()> {
         "genes": genes,
         "classes": classes,
         "threads": threads,
+        "penalty_every": penalty_every,
         "gen_steps_per_s": round(steps as f64 / total, 4),
         "ms_per_gen_step": round(1e3 * total / steps as f64, 2),
         "ms_per_gen_step_median": round(median(&mut step_ms), 2),

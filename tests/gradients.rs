@@ -181,7 +181,7 @@ fn critic_check(
     terms: CriticTerms,
     library_size: f32,
     path: Layer1,
-) -> (f64, Network<f64>) {
+) -> (f64, Network<f64>, Inputs) {
     let mut net = network(kind, 11, library_size);
     let mut inp = inputs(5, kind != ModelKind::Scgan, library_size as f64);
     let density = |v: &[f64]| v.iter().filter(|x| **x != 0.0).count() as f64 / v.len() as f64;
@@ -226,7 +226,7 @@ fn critic_check(
         || cell.borrow_mut().critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms).loss,
     );
     println!("  exact zeros: {}", zero_report(net.critic_params()));
-    (err, net)
+    (err, net, inp)
 }
 
 #[test]
@@ -234,7 +234,7 @@ fn critic_loss_gradient_matches_finite_differences() {
     for library_size in [10.0, 20_000.0] {
         for (name, kind) in kinds() {
             for path in [Layer1::Dense, Layer1::Sparse] {
-                let (err, _) = critic_check(kind, name, CriticTerms::Full, library_size, path);
+                let (err, ..) = critic_check(kind, name, CriticTerms::Full, library_size, path);
                 assert!(err < TOL, "{name}: worst relative error {err:.2e}");
             }
         }
@@ -266,27 +266,29 @@ fn critic_gradients_do_not_depend_on_the_thread_count() {
 fn critic_gradient_with_mixed_sparse_and_dense_rows() {
     for (name, kind) in kinds() {
         for path in [Layer1::DenseRealSparseFake, Layer1::SparseRealDenseFake] {
-            let (err, _) = critic_check(kind, name, CriticTerms::Full, 10.0, path);
+            let (err, ..) = critic_check(kind, name, CriticTerms::Full, 10.0, path);
             assert!(err < TOL, "{name}: worst relative error {err:.2e}");
         }
     }
 }
 
 /// A lazy penalty's unpenalised updates skip the interpolates: their gradient is the Wasserstein term's alone,
-/// checked against finite differences and against the full gradient less the penalty's, on every layer-1 path.
+/// checked against finite differences and against the full gradient less the penalty's on every layer-1 path,
+/// also right after a penalised evaluation (nothing of its interpolate rows may leak into the next).
 #[test]
 fn unpenalised_critic_update_is_the_full_gradient_less_the_penalty() {
     for (name, kind) in kinds() {
         for path in [Layer1::Dense, Layer1::Sparse, Layer1::DenseRealSparseFake, Layer1::SparseRealDenseFake] {
-            let (err, mut net) = critic_check(kind, name, CriticTerms::WassersteinOnly, 10.0, path);
+            let (err, mut net, inp) = critic_check(kind, name, CriticTerms::WassersteinOnly, 10.0, path);
             assert!(err < TOL, "{name} {path:?}: worst relative error {err:.2e}");
-            let inp = inputs(5, kind != ModelKind::Scgan, 10.0);
+            let paths = net.last_sparse_paths();
             let mut gradient = |terms| {
                 net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms);
+                assert_eq!(net.last_sparse_paths(), paths, "{name} {path:?}: {terms:?} took another layer-1 path");
                 net.critic_params().grads().to_vec()
             };
-            let wasserstein = gradient(CriticTerms::WassersteinOnly);
-            let (full, penalty) = (gradient(CriticTerms::Full), gradient(CriticTerms::PenaltyOnly));
+            let (full, wasserstein) = (gradient(CriticTerms::Full), gradient(CriticTerms::WassersteinOnly));
+            let penalty = gradient(CriticTerms::PenaltyOnly);
             let scale = full.iter().fold(0.0f64, |m, g| m.max(g.abs()));
             for (i, ((w, f), p)) in wasserstein.iter().zip(&full).zip(&penalty).enumerate() {
                 assert!((w - (f - p)).abs() <= 1e-10 * scale, "{name} {path:?}: parameter {i}: {w} against {}", f - p);
@@ -295,10 +297,31 @@ fn unpenalised_critic_update_is_the_full_gradient_less_the_penalty() {
     }
 }
 
+/// A penalised update of a lazy penalty (weight K) is the update of a critic whose lambda is K times larger.
+#[test]
+fn penalty_weight_multiplies_lambda() {
+    for (name, kind) in kinds() {
+        let inp = inputs(5, kind != ModelKind::Scgan, 10.0);
+        let updated = |lambda: f32, weight: f32| {
+            let mut config = tiny(kind, 10.0);
+            config.lambda_gp = lambda;
+            let mut net = network_from(config, 11);
+            let loss = net.critic_step(&inp.real, &inp.labels, &inp.z, &inp.alpha, weight, 1e-3);
+            (loss, net.critic_params().values().to_vec())
+        };
+        let ((lazy_loss, lazy), (loss, plain)) = (updated(10.0, 3.0), updated(30.0, 1.0));
+        assert_eq!(lazy, plain, "{name}: weight 3 at lambda 10 differs from lambda 30");
+        assert_eq!(lazy_loss, loss, "{name}");
+        let (skipped_loss, skipped) = updated(10.0, 0.0);
+        assert_ne!(skipped, plain, "{name}");
+        assert_eq!(skipped_loss.gradient_penalty, None, "{name}: weight 0 computed the penalty");
+    }
+}
+
 #[test]
 fn penalty_gradient_matches_finite_differences_and_has_second_order_terms() {
     for (name, kind) in kinds() {
-        let (err, net) = critic_check(kind, name, CriticTerms::PenaltyOnly, 10.0, Layer1::Sparse);
+        let (err, net, _) = critic_check(kind, name, CriticTerms::PenaltyOnly, 10.0, Layer1::Sparse);
         assert!(err < TOL, "{name}: worst relative error {err:.2e}");
         // the penalty reaches every weight (W1..W3 and the output weight), and no bias
         let set = net.critic_params();

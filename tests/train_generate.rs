@@ -233,30 +233,32 @@ fn generator_average_is_checkpointed_resumed_and_generated_from() {
     assert!(cells.x.data().iter().all(|v| v.fract() == 0.0 && *v > 0.0));
 }
 
-/// A lazy penalty (`--penalty-every 3`, not a divisor of the 5 critic updates per step) is recorded, counts its
-/// updates over the whole run (a run resumed after 2 steps equals one run of 4), changes the weights, and logs the
-/// latest penalty it computed on every line.
+/// A lazy penalty (`--penalty-every 7`, more than the 5 critic updates per step: updates 7 and 14 of the run, in its
+/// steps 2 and 3, are penalised) is recorded, counts its updates over the whole run (a run resumed after 2 steps
+/// equals one run of 4), changes the weights, and logs the latest penalty it computed (none before the first).
 #[test]
 fn lazy_penalty_resumes_exactly_and_logs_its_latest_penalty() {
     let dir = tempfile::tempdir().unwrap();
     let (lazy, resumed, plain) = (dir.path().join("lazy"), dir.path().join("resumed"), dir.path().join("plain"));
-    let extra = ["--penalty-every", "3", "--log-every", "1"];
+    let extra = ["--penalty-every", "7", "--log-every", "1"];
     ok(train(&lazy, &[&["--steps", "4"], &extra[..]].concat()));
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(lazy.join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["train"]["penalty_every"], 3);
+    assert_eq!(config["train"]["penalty_every"], 7);
     ok(train(&resumed, &[&["--steps", "2"], &extra[..]].concat()));
     ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", "4", "--threads", "1"]));
     let checkpoint = |run: &Path| tensors(run.join("state/checkpoint.safetensors"));
     assert_eq!(checkpoint(&lazy), checkpoint(&resumed), "a resumed run with a lazy penalty differs");
     ok(train(&plain, &["--steps", "4"]));
-    assert_ne!(checkpoint(&lazy), checkpoint(&plain), "--penalty-every 3 changed nothing");
+    assert_ne!(checkpoint(&lazy), checkpoint(&plain), "--penalty-every 7 changed nothing");
     let log = std::fs::read_to_string(lazy.join("log.jsonl")).unwrap();
     let entries: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(entries.len(), 4);
-    for entry in &entries {
-        assert!(entry["gradient_penalty"].as_f64().is_some_and(|p| p >= 0.0), "no penalty logged: {entry}");
-    }
+    let penalties: Vec<Option<f64>> = entries.iter().map(|e| e["gradient_penalty"].as_f64()).collect();
+    assert_eq!(penalties.len(), 4);
+    assert!(penalties[0].is_none(), "a penalty logged before any was computed: {penalties:?}");
+    assert!(penalties[1..3].iter().all(|p| p.is_some_and(|p| p > 0.0)), "{penalties:?}");
+    assert_ne!(penalties[1], penalties[2], "step 3 computed a penalty of its own: {penalties:?}");
+    assert_eq!(penalties[3], penalties[2], "step 4 computed none and logs step 3's: {penalties:?}");
 }
 
 /// The default preset shows the critic generated cells rounded to counts; `--critic-counts` (or its older spelling,

@@ -19,6 +19,9 @@
 //!    fake rows of `D_k`, `du_y += scale r_m` over real and fake rows plus `s_m` over `x_hat` rows,
 //!    `dc_y += scale` over real and fake rows.
 //!
+//! An update without the penalty (`lambda` zero: a lazy penalty's other updates, `--penalty-every`) has no `x_hat`
+//! rows: steps 1-3 and 6 on the `2B` real and fake rows, steps 4-5 skipped.
+//!
 //! Why step 6 is the whole gradient: the Wasserstein part is ordinary backpropagation with signals `+-d_k/B`;
 //! the penalty `P = lambda mean (||g|| - 1)^2` with `g = W_1 M_1 W_2 M_2 ... M_m u` (masks `M_k` constant almost
 //! everywhere) has `dP/dW_k = sum_i s_{k-1,i} d_{k,i}^T` and `dP/du = sum_i s_{m,i}`, and no bias gradient.
@@ -240,11 +243,13 @@ impl CriticLayout {
     /// lambda * mean (||g|| - 1)^2` with respect to every critic tensor, written into `grads`.
     ///
     /// `real: (B, G)` are the real cells; `x0: (3B, G)` holds the fakes in rows `B..2B`; rows `0..B` receive the
-    /// real cells when they are not sparse; rows `2B..3B` are overwritten (with `g`, then `v`). When the real cells
-    /// (or the fakes) have at most a fraction `sparse_limit` of nonzeros, they are kept gene-major in `ws` and their
-    /// two products with `W_1` (layer 1 forward, their share of `dW_1`) use the sparse kernels instead of GEMMs.
-    /// `labels` has `B` entries (or none for scGAN), `alpha` `B`. With `lambda` zero the penalty, its `x_hat` rows
-    /// and its tangent pass are skipped (a lazy penalty's unpenalised updates): the step then costs about a third.
+    /// real cells when they are not sparse; rows `2B..3B` are overwritten (with `g`, then `v`) when `lambda` is not
+    /// zero. When the real cells (or the fakes) have at most a fraction `sparse_limit` of nonzeros, they are kept
+    /// gene-major in `ws` and their two products with `W_1` (layer 1 forward, their share of `dW_1`) use the sparse
+    /// kernels instead of GEMMs.
+    /// `labels` has `B` entries (or none for scGAN), `alpha` `B`. With `lambda` zero the penalty, which would add
+    /// nothing to the gradient, is not computed (no `x_hat` rows, no tangent pass): a lazy penalty's other updates.
+    /// The penalty is then reported as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn loss_and_gradients<T: Scalar>(
         &self,
@@ -344,7 +349,7 @@ impl CriticLayout {
             let (n_in, w) = (if l == 0 { g } else { self.widths[l - 1] }, self.widths[l]);
             let dw = &mut grads[self.w[l].clone()];
             if l == 0 && (real_sparse || fake_sparse) {
-                // one GEMM over the dense rows that end with the v rows, then the others
+                // one GEMM over the dense rows (ending with the v rows, if any), then the others
                 let start = if fake_sparse { 2 * b } else { b };
                 let d1 = &ws.d[0];
                 if rows > start {

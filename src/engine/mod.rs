@@ -64,7 +64,8 @@
 //! let real = vec![1000.0_f32; b * g];
 //! let z = vec![0.5_f32; b * 4];
 //! let alpha = vec![0.3_f32; b];
-//! let stats = gan.critic_step(&CriticBatch { real: &real, labels: &[], z: &z, alpha: &alpha, penalty_weight: 1.0 }, 1e-4);
+//! let batch = CriticBatch { real: &real, labels: &[], z: &z, alpha: &alpha, penalty_weight: 1.0 };
+//! let stats = gan.critic_step(&batch, 1e-4);
 //! assert!(stats.loss.is_finite());
 //! let mut cells = vec![0.0_f32; b * g];
 //! gan.generate(&z, &[], &mut cells);

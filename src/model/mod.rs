@@ -140,7 +140,7 @@ pub struct CriticBatch<'a> {
     pub alpha: &'a [f32],
     /// What lambda is multiplied by in this update: 1 for the paper's penalty on every update. A lazy penalty
     /// (`--penalty-every K`) gives K to one update in K and 0 to the others, which skip the penalty's computation
-    /// (its interpolates and second-order pass, about two thirds of a critic update's work).
+    /// (its interpolates and second-order pass).
     pub penalty_weight: f32,
 }
 
@@ -206,7 +206,7 @@ pub enum CountDraw {
 /// What one critic update measured (before the update).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CriticStats {
-    /// mean D(fake) - mean D(real) + lambda * penalty: the loss minimised.
+    /// mean D(fake) - mean D(real) + lambda * penalty_weight * penalty: the loss minimised.
     pub loss: f32,
     /// mean D(real) - mean D(fake): the Wasserstein estimate.
     pub wasserstein: f32,

@@ -111,8 +111,9 @@ pub struct TrainParams {
     pub critic_steps: usize,
     /// The gradient penalty is computed on one critic update in this many, with lambda times this many (1: every
     /// update, the paper). A lazy penalty, as StyleGAN2 applies its R1 penalty: the updates without it skip the
-    /// interpolates and the second-order pass, about two thirds of a critic update's work. Counted over all critic
-    /// updates of the run, so that a resumed run penalises the same updates.
+    /// interpolates and the second-order pass (with 5, a generator step is about 1.3x faster; BENCHMARKS.md,
+    /// "Session 9"). Counted over all critic updates of the run ([`lazy_penalty_weight`]), so that a resumed run
+    /// penalises the same updates.
     #[serde(default = "every_update")]
     pub penalty_every: usize,
     /// Initial learning rate (1e-4).
@@ -175,6 +176,18 @@ fn all_counts() -> f32 {
 
 fn every_update() -> usize {
     1
+}
+
+/// What lambda is multiplied by on critic update `index` (counted from 0 over the whole run) with a penalty on
+/// one update in `every`: `every` on the last of each group of `every` updates, 0 (no penalty computed) on the
+/// others, so that the penalty's weight per update is lambda on average.
+pub fn lazy_penalty_weight(every: usize, index: u64) -> f32 {
+    let every = every.max(1);
+    if (index + 1) % every as u64 == 0 {
+        every as f32
+    } else {
+        0.0
+    }
 }
 
 fn paper_generator_layers() -> Vec<usize> {
@@ -280,7 +293,8 @@ pub struct LogEntry {
     pub step: u64,
     /// Seconds of training so far.
     pub seconds: f64,
-    /// Critic loss of the step's last critic update.
+    /// Critic loss of the step's last critic update (with `--penalty-every`, the Wasserstein term plus lambda times
+    /// the latest penalty: the loss of an average update, without the jumps of the updates that weigh it K times).
     pub critic_loss: f32,
     /// Wasserstein estimate, mean D(real) - mean D(fake).
     pub wasserstein: f32,
@@ -441,8 +455,7 @@ pub fn train(
             let batch_labels: &[u32] = if conditional { &labels } else { &[] };
             set_rounding(&mut *model, &labels, &mut rng);
             let index = state.step * params.critic_steps as u64 + update as u64;
-            let every = params.penalty_every as u64;
-            let penalty_weight = if (index + 1) % every == 0 { every as f32 } else { 0.0 };
+            let penalty_weight = lazy_penalty_weight(params.penalty_every, index);
             let batch = CriticBatch { real: &real, labels: batch_labels, z: &z, alpha: &alpha, penalty_weight };
             critic = model.critic_step(&batch, lr);
             last_penalty = critic.gradient_penalty.or(last_penalty);
@@ -467,7 +480,11 @@ pub fn train(
         let mut entry = LogEntry {
             step: state.step,
             seconds: state.elapsed_seconds,
-            critic_loss: critic.loss,
+            critic_loss: if params.penalty_every == 1 {
+                critic.loss
+            } else {
+                -critic.wasserstein + model.config().lambda_gp * last_penalty.unwrap_or(0.0)
+            },
             wasserstein: critic.wasserstein,
             gradient_penalty: last_penalty,
             generator_loss,
