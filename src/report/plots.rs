@@ -221,9 +221,12 @@ pub(crate) fn training_section(run: &Path) -> Result<Section> {
         ("Validation MMD", "MMD² on held-out cells", canvas::REAL, series(|e| e.validation_mmd)),
         ("Learning rate", "learning rate", RGBColor(40, 120, 120), series(|e| Some(e.learning_rate as f64))),
     ];
+    // every panel spans the logged steps, so that a validation figure computed once or twice sits where it was
+    // computed instead of on an axis of its own
+    let steps = (entries[0].step as f64, entries[entries.len() - 1].step as f64);
     let png = render("training.png", 2100, 1000, |root| {
         for ((title, y_desc, colour, points), area) in panels.iter().zip(root.split_evenly((2, 3))) {
-            curve_panel(&area, title, y_desc, *colour, points, title.starts_with("Validation"))?;
+            curve_panel(&area, title, y_desc, *colour, points, steps, title.starts_with("Validation"))?;
         }
         Ok(())
     })?;
@@ -241,13 +244,14 @@ pub(crate) fn training_section(run: &Path) -> Result<Section> {
 /// A training panel: title, y axis name, colour, `(step, value)` points.
 type CurvePanel<'a> = (&'a str, &'a str, RGBColor, Vec<(f64, f64)>);
 
-/// One training curve: light raw values, a dark running mean, robust y range.
+/// One training curve over the steps `steps` (first, last): light raw values, a dark running mean, robust y range.
 fn curve_panel(
     area: &Area,
     title: &str,
     y_desc: &str,
     colour: RGBColor,
     points: &[(f64, f64)],
+    steps: (f64, f64),
     markers: bool,
 ) -> DrawResult {
     let area = area.margin(10, 10, 10, 20);
@@ -264,10 +268,14 @@ fn curve_panel(
         (values[0], values[values.len() - 1])
     };
     if high <= low {
-        (low, high) = (low - 1.0_f64.max(low.abs() * 0.1), high + 1.0_f64.max(high.abs() * 0.1));
+        // one value (a validation figure computed once): a range a tenth of it either side, not a unit (an AUROC
+        // of 0.78 drawn between -0.2 and 1.8)
+        let half = if low != 0.0 { low.abs() * 0.1 } else { 1.0 };
+        (low, high) = (low - half, high + half);
     }
     let pad = (high - low) * 0.08;
-    let (x0, x1) = (points[0].0, points[points.len() - 1].0);
+    let x0 = steps.0.min(points[0].0);
+    let x1 = steps.1.max(points[points.len() - 1].0);
     let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
     let body = canvas::titled(&area, title)?;
     let mut chart = ChartBuilder::on(&body)
