@@ -223,6 +223,9 @@ pub(crate) struct TrainArgs {
     /// Steps of the exponential learning-rate decay.
     #[arg(long)]
     pub(crate) decay_steps: Option<u64>,
+    /// The generator's learning rate as a multiple of the critic's (1: the same, the paper).
+    #[arg(long, value_name = "RATIO")]
+    pub(crate) generator_learning_rate_ratio: Option<f32>,
     /// AMSGrad beta1.
     #[arg(long)]
     beta1: Option<f32>,
@@ -350,7 +353,8 @@ impl TrainArgs {
         set!(steps => params.steps, batch_size => params.batch_size, critic_steps => params.critic_steps,
              penalty_every => params.penalty_every,
              learning_rate => params.learning_rate, learning_rate_final => params.learning_rate_final,
-             decay_steps => params.decay_steps, beta1 => params.optimizer.beta1, beta2 => params.optimizer.beta2,
+             decay_steps => params.decay_steps,
+             generator_learning_rate_ratio => params.generator_learning_rate_ratio, beta1 => params.optimizer.beta1, beta2 => params.optimizer.beta2,
              validation_every => params.validation_every, checkpoint_every => params.checkpoint_every,
              log_every => params.log_every);
         params.time_limit_seconds = self.time;

@@ -388,6 +388,10 @@ fn network_flags_on_resume() {
         assert_clean_failure(&resume(&[&flag]), &["--critic-thinning", "is not in (0, 1]"]);
     }
     assert_clean_failure(&resume(&["--penalty-every", "0"]), &["--penalty-every", "must be positive"]);
+    for ratio in ["0", "NaN"] {
+        let flag = format!("--generator-learning-rate-ratio={ratio}");
+        assert_clean_failure(&resume(&[&flag]), &["--generator-learning-rate-ratio", "must be positive"]);
+    }
     let profiles = resume(&["--critic-thinning", "0.5", "--critic-counts", "profiles"]);
     assert_clean_failure(&profiles, &["--critic-thinning", "shown profiles", "--critic-counts rounded"]);
     assert_eq!(std::fs::read(&checkpoint).unwrap(), kept_checkpoint, "a refused resume changed the checkpoint");

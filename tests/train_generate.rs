@@ -261,6 +261,28 @@ fn lazy_penalty_resumes_exactly_and_logs_its_latest_penalty() {
     assert_eq!(penalties[3], penalties[2], "step 4 computed none and logs step 3's: {penalties:?}");
 }
 
+/// `--generator-learning-rate-ratio` scales the generator's learning rate only: after one step (five critic updates,
+/// then one generator update) the critic is the same as without it and the generator is not; the ratio is recorded.
+#[test]
+fn generator_learning_rate_ratio_moves_the_generator_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scaled, plain) = (dir.path().join("scaled"), dir.path().join("plain"));
+    ok(train(&scaled, &["--steps", "1", "--generator-learning-rate-ratio", "3"]));
+    ok(train(&plain, &["--steps", "1"]));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scaled.join("config.json")).unwrap()).unwrap();
+    assert!((config["train"]["generator_learning_rate_ratio"].as_f64().unwrap() - 3.0).abs() < 1e-6);
+    let split = |run: &Path| {
+        let all = tensors(run.join("state/checkpoint.safetensors"));
+        let (generator, critic): (Vec<_>, Vec<_>) = all.into_iter().partition(|t| t.name.starts_with("generator."));
+        (generator, critic.into_iter().filter(|t| t.name.starts_with("critic.")).collect::<Vec<_>>())
+    };
+    let ((gen_scaled, critic_scaled), (gen_plain, critic_plain)) = (split(&scaled), split(&plain));
+    assert!(!critic_plain.is_empty() && !gen_plain.is_empty());
+    assert_eq!(critic_scaled, critic_plain, "the ratio changed the critic");
+    assert_ne!(gen_scaled, gen_plain, "the ratio did not change the generator");
+}
+
 /// The default preset shows the critic generated cells rounded to counts; `--critic-counts` (or its older spelling,
 /// `--count-sampling true`) chooses another kind (one run also with mean matching), asking for two is refused, and each
 /// run generates the counts its critic saw. A run written by an older scgan (two flags in config.json) keeps what it

@@ -122,6 +122,10 @@ pub struct TrainParams {
     pub learning_rate_final: f32,
     /// Steps over which the learning rate decays to `learning_rate_final` (1,000,000).
     pub decay_steps: u64,
+    /// The generator's learning rate as a multiple of the critic's, at every step (1: the same, the paper). Two
+    /// time-scale updates (Heusel et al. 2017) give the two networks different rates.
+    #[serde(default = "same_rate")]
+    pub generator_learning_rate_ratio: f32,
     /// AMSGrad settings.
     pub optimizer: OptimizerConfig,
     /// What the critic sees of a cell (the paper: the normalised values).
@@ -174,6 +178,10 @@ fn all_counts() -> f32 {
     1.0
 }
 
+fn same_rate() -> f32 {
+    1.0
+}
+
 fn every_update() -> usize {
     1
 }
@@ -212,6 +220,7 @@ impl TrainParams {
             learning_rate: 1e-4,
             learning_rate_final: 1e-5,
             decay_steps: 1_000_000,
+            generator_learning_rate_ratio: 1.0,
             optimizer: OptimizerConfig::default(),
             critic_input: CriticInput::Normalized,
             generator_average: None,
@@ -239,6 +248,10 @@ impl TrainParams {
         positive("--learning-rate", self.learning_rate > 0.0 && self.learning_rate.is_finite())?;
         positive("--learning-rate-final", self.learning_rate_final > 0.0 && self.learning_rate_final.is_finite())?;
         positive("--decay-steps", self.decay_steps > 0)?;
+        positive(
+            "--generator-learning-rate-ratio",
+            self.generator_learning_rate_ratio > 0.0 && self.generator_learning_rate_ratio.is_finite(),
+        )?;
         positive("--checkpoint-every", self.checkpoint_every > 0)?;
         positive("--log-every", self.log_every > 0)?;
         positive("--threads", self.threads > 0)?;
@@ -467,7 +480,7 @@ pub fn train(
         }
         let gen_labels: &[u32] = if conditional { &generated_labels } else { &[] };
         set_rounding(&mut *model, &generated_labels, &mut rng);
-        let mut generator_loss = model.generator_step(&z, gen_labels, lr);
+        let mut generator_loss = model.generator_step(&z, gen_labels, lr * params.generator_learning_rate_ratio);
         model.update_generator_average();
         state.step += 1;
         if params.inject_nan_at == Some(state.step) {
