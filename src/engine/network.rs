@@ -268,7 +268,7 @@ impl<T: Scalar> Network<T> {
 
     fn generator_inner(&mut self, z: &[T], labels: &[u32]) -> f64 {
         let (l, g) = (self.config.latent_dim, self.config.n_genes);
-        assert!(!z.is_empty() && z.len() % l == 0, "z must be batch x latent_dim");
+        assert!(!z.is_empty() && z.len().is_multiple_of(l), "z must be batch x latent_dim");
         let b = z.len() / l;
         self.check_labels(labels, b);
         let par = self.par;
@@ -388,7 +388,7 @@ impl<T: Scalar> Network<T> {
     pub fn averaged_network(&mut self, z: &[T], labels: &[u32]) -> Result<Option<Network<T>>> {
         let Some(average) = &self.average else { return Ok(None) };
         let l = self.config.latent_dim;
-        assert!(!z.is_empty() && z.len() % l == 0, "z must be n x latent_dim");
+        assert!(!z.is_empty() && z.len().is_multiple_of(l), "z must be n x latent_dim");
         let n = z.len() / l;
         self.check_labels(labels, n);
         let mut config = self.config.clone();
@@ -416,7 +416,7 @@ impl<T: Scalar> Network<T> {
     /// below `n_classes`.
     pub fn generate(&mut self, z: &[T], labels: &[u32], out: &mut [T]) {
         let (l, g) = (self.config.latent_dim, self.config.n_genes);
-        assert!(z.len() % l == 0, "z must be n x latent_dim");
+        assert!(z.len().is_multiple_of(l), "z must be n x latent_dim");
         let n = z.len() / l;
         assert_eq!(out.len(), n * g, "out must be n x n_genes");
         self.check_labels(labels, n);

@@ -1,17 +1,17 @@
 //! Sparse kernels for the real cells of a critic batch (5-8% of their entries are nonzero).
 //!
-//! The batch `X: (n, G)` is stored gene-major (compressed sparse columns: for every gene `j` the cells `i` with
-//! `x_ij != 0` and their values), rebuilt every step in two parallel passes over gene blocks. The two products
-//! the critic needs from it are then
+//! The batch `X: (n, G)` is stored twice, rebuilt every step: gene-major (compressed sparse columns: for every gene
+//! `j` the cells `i` with `x_ij != 0` and their values, built in two parallel passes over gene blocks) and
+//! cell-major (compressed sparse rows). The two products the critic needs from it are then
 //! ```text
-//! forward   A = X W    (n, c)   for each gene j: for each (i, x_ij): A[i, :] += x_ij W[j, :]
+//! forward   A = X W    (n, c)   for each cell i: for each (j, x_ij): A[i, :] += x_ij W[j, :]
 //! gradient  dW += X^T D (G, c)  for each gene j: for each (i, x_ij): dW[j, :] += x_ij D[i, :]
 //! ```
-//! Both stream `W` / `dW` (`(G, c)`, the large operand) exactly once, row by row, while the small operand
-//! (`A` or `D`, `n x c`) stays in cache; the work is `nnz * c` multiply-adds instead of `n G c`. Both work on
-//! contiguous rows of the large operand: the forward splits the genes over the threads, each summing into a
-//! private `(n, c)` accumulator (then reduced); the gradient splits `dW` into gene blocks and keeps 64-column tiles
-//! `dW[j, tile]` in registers while it sums the nonzeros of gene `j`.
+//! the work being `nnz * c` multiply-adds instead of `n G c`. Both keep 64-column tiles of their output row
+//! (`A[i, tile]`, `dW[j, tile]`) in registers while they sum that row's nonzeros, reading the other operand's rows
+//! from cache. The forward splits the cells over the threads and walks the genes in blocks whose rows of `W` fit
+//! in L2, so that `W` streams from memory once per task and `A` is written once per block; the gradient splits
+//! `dW` into gene blocks (the small `D`, `n x c`, stays in cache).
 
 use faer::Par;
 use rayon::prelude::*;
@@ -24,6 +24,8 @@ const GENE_BLOCK: usize = 512;
 const TILE: usize = 64;
 /// Genes per gradient task.
 const GRAD_BLOCK: usize = 64;
+/// Genes per block of the forward: 128 rows of `W` at the paper's 1,024 columns are 512 KB of f32, in L2.
+const FORWARD_GENES: usize = 128;
 
 /// A batch of cells in compressed sparse column (gene-major) form.
 #[derive(Debug, Default)]
@@ -34,7 +36,10 @@ pub(crate) struct SparseRows<T> {
     indptr: Vec<usize>,
     rows: Vec<u32>,
     vals: Vec<T>,
-    acc: Vec<T>,
+    /// The same nonzeros cell-major: `row_ptr` (n_rows + 1), and the genes (ascending) and values of each cell.
+    row_ptr: Vec<usize>,
+    row_cols: Vec<u32>,
+    row_vals: Vec<T>,
 }
 
 impl<T: Scalar> SparseRows<T> {
@@ -107,6 +112,26 @@ impl<T: Scalar> SparseRows<T> {
             Par::Seq => tasks.into_iter().for_each(fill_block),
             _ => tasks.into_par_iter().for_each(fill_block),
         }
+        // cell-major, by transposing the gene-major structure: O(nnz), and each cell's genes come out ascending
+        self.row_ptr.clear();
+        self.row_ptr.resize(n_rows + 1, 0);
+        for &i in &self.rows {
+            self.row_ptr[i as usize + 1] += 1;
+        }
+        for i in 0..n_rows {
+            self.row_ptr[i + 1] += self.row_ptr[i];
+        }
+        self.row_cols.resize(nnz, 0);
+        self.row_vals.resize(nnz, T::ZERO);
+        let mut next = self.row_ptr[..n_rows].to_vec();
+        for j in 0..n_cols {
+            for p in self.indptr[j]..self.indptr[j + 1] {
+                let i = self.rows[p] as usize;
+                self.row_cols[next[i]] = j as u32;
+                self.row_vals[next[i]] = self.vals[p];
+                next[i] += 1;
+            }
+        }
     }
 
     /// Builds the structure from the row-major `x: (n_rows, n_cols)` if at most a fraction `limit` of it is nonzero
@@ -129,54 +154,41 @@ impl<T: Scalar> SparseRows<T> {
 
     /// `a = X w` for `w: (n_cols, c)` into `a: (n_rows, c)`, all row-major.
     ///
-    /// The genes are split into one contiguous range per thread; each task streams its rows of `w` in order
-    /// (prefetch-friendly) into a private `(n_rows, c)` accumulator (L2-sized for the paper's widths), and the
-    /// accumulators are summed at the end.
-    pub fn matmul(&mut self, a: &mut [T], w: &[T], c: usize, par: Par) {
-        let n = self.n_rows;
-        let n_cols = self.n_cols;
+    /// Each task takes a range of cells and walks the genes in blocks of [`FORWARD_GENES`]: for each of its cells
+    /// it sums the cell's nonzeros in the block into register tiles of `a`'s row. Every element of `a` is summed
+    /// over the genes in ascending order whatever the thread count, so the result does not depend on it.
+    pub fn matmul(&self, a: &mut [T], w: &[T], c: usize, par: Par) {
+        let (n, n_cols) = (self.n_rows, self.n_cols);
         let a = &mut a[..n * c];
-        let tasks = par.degree().clamp(1, n_cols.max(1));
-        let (indptr, rows, vals) = (&self.indptr, &self.rows, &self.vals);
-        let task = |t: usize, acc: &mut [T]| {
-            let (j0, j1) = (t * n_cols / tasks, (t + 1) * n_cols / tasks);
-            acc.fill(T::ZERO);
+        let (row_ptr, cols, vals) = (&self.row_ptr, &self.row_cols, &self.row_vals);
+        let task = |i0: usize, out: &mut [T]| {
+            out.fill(T::ZERO);
+            // where each cell of the task has got to in its (ascending) genes
+            let mut cursor: Vec<usize> = row_ptr[i0..i0 + out.len() / c].to_vec();
             super::with_simd(
                 #[inline(always)]
                 || {
-                    for j in j0..j1 {
-                        let wrow = &w[j * c..(j + 1) * c];
-                        for p in indptr[j]..indptr[j + 1] {
-                            let (i, x) = (rows[p] as usize, vals[p]);
-                            for (d, wv) in acc[i * c..(i + 1) * c].iter_mut().zip(wrow) {
-                                *d += x * *wv;
+                    for j0 in (0..n_cols).step_by(FORWARD_GENES) {
+                        let j1 = (j0 + FORWARD_GENES).min(n_cols) as u32;
+                        for (ii, arow) in out.chunks_exact_mut(c).enumerate() {
+                            let (start, row_end) = (cursor[ii], row_ptr[i0 + ii + 1]);
+                            let end = start + cols[start..row_end].iter().take_while(|&&j| j < j1).count();
+                            cursor[ii] = end;
+                            if start < end {
+                                add_rows_tiled(arow, &cols[start..end], &vals[start..end], w, c);
                             }
                         }
                     }
                 },
             )
         };
+        let tasks = par.degree().clamp(1, n.max(1));
         if tasks == 1 {
             task(0, a);
             return;
         }
-        super::ensure(&mut self.acc, tasks * n * c);
-        let acc = &mut self.acc[..tasks * n * c];
-        acc.par_chunks_mut(n * c).enumerate().for_each(|(t, part)| task(t, part));
-        let acc = &self.acc[..tasks * n * c];
-        a.par_chunks_mut(c).enumerate().for_each(|(i, row)| {
-            super::with_simd(
-                #[inline(always)]
-                || {
-                    row.copy_from_slice(&acc[i * c..(i + 1) * c]);
-                    for t in 1..tasks {
-                        for (d, v) in row.iter_mut().zip(&acc[(t * n + i) * c..(t * n + i + 1) * c]) {
-                            *d += *v;
-                        }
-                    }
-                },
-            )
-        });
+        let rows_per_task = n.div_ceil(tasks);
+        a.par_chunks_mut(rows_per_task * c).enumerate().for_each(|(t, part)| task(t * rows_per_task, part));
     }
 
     /// `dw += X^T d` for `d: (n_rows, c)` into `dw: (n_cols, c)`, all row-major.
@@ -190,28 +202,8 @@ impl<T: Scalar> SparseRows<T> {
                     for (jj, drow) in out.chunks_exact_mut(c).enumerate() {
                         let j = j0 + jj;
                         let (rs, vs) = (&rows[indptr[j]..indptr[j + 1]], &vals[indptr[j]..indptr[j + 1]]);
-                        if rs.is_empty() {
-                            continue;
-                        }
-                        let mut tiles = drow.chunks_exact_mut(TILE);
-                        for (t0, tile) in (&mut tiles).enumerate() {
-                            let c0 = t0 * TILE;
-                            let mut acc = [T::ZERO; TILE];
-                            acc.copy_from_slice(tile);
-                            for (&i, &x) in rs.iter().zip(vs) {
-                                let src = &d[i as usize * c + c0..i as usize * c + c0 + TILE];
-                                for (a, v) in acc.iter_mut().zip(src) {
-                                    *a += x * *v;
-                                }
-                            }
-                            tile.copy_from_slice(&acc);
-                        }
-                        let rest = tiles.into_remainder();
-                        let c0 = c - rest.len();
-                        for (&i, &x) in rs.iter().zip(vs) {
-                            for (o, v) in rest.iter_mut().zip(&d[i as usize * c + c0..(i as usize + 1) * c]) {
-                                *o += x * *v;
-                            }
+                        if !rs.is_empty() {
+                            add_rows_tiled(drow, rs, vs, d, c);
                         }
                     }
                 },
@@ -221,6 +213,32 @@ impl<T: Scalar> SparseRows<T> {
         match par {
             Par::Seq => dw.chunks_mut(GRAD_BLOCK * c).enumerate().for_each(|(b, o)| task(b, o)),
             _ => dw.par_chunks_mut(GRAD_BLOCK * c).enumerate().for_each(|(b, o)| task(b, o)),
+        }
+    }
+}
+
+/// `out += sum_k x[k] m[index[k], :]` for the rows of the row-major `m: (_, c)`, in the order of `index`, with
+/// [`TILE`] columns of `out` at a time held in registers. Call inside [`super::with_simd`].
+#[inline(always)]
+fn add_rows_tiled<T: Scalar>(out: &mut [T], index: &[u32], x: &[T], m: &[T], c: usize) {
+    let mut tiles = out.chunks_exact_mut(TILE);
+    for (t0, tile) in (&mut tiles).enumerate() {
+        let c0 = t0 * TILE;
+        let mut acc = [T::ZERO; TILE];
+        acc.copy_from_slice(tile);
+        for (&k, &xk) in index.iter().zip(x) {
+            let src = &m[k as usize * c + c0..k as usize * c + c0 + TILE];
+            for (a, v) in acc.iter_mut().zip(src) {
+                *a += xk * *v;
+            }
+        }
+        tile.copy_from_slice(&acc);
+    }
+    let rest = tiles.into_remainder();
+    let c0 = c - rest.len();
+    for (&k, &xk) in index.iter().zip(x) {
+        for (o, v) in rest.iter_mut().zip(&m[k as usize * c + c0..(k as usize + 1) * c]) {
+            *o += xk * *v;
         }
     }
 }
@@ -236,6 +254,7 @@ mod tests {
         let x: Vec<f64> = (0..n * g).map(|k| if (k * 7919) % 13 == 0 { (k % 17) as f64 + 0.5 } else { 0.0 }).collect();
         let w: Vec<f64> = (0..g * c).map(|k| ((k * 31) % 97) as f64 / 50.0 - 1.0).collect();
         let d: Vec<f64> = (0..n * c).map(|k| ((k * 13) % 29) as f64 / 10.0 - 1.4).collect();
+        let mut forward_by_par = Vec::new();
         for par in [Par::Seq, Par::rayon(2)] {
             let mut s = SparseRows::default();
             let density = s.count(&x, n, g, par);
@@ -245,11 +264,13 @@ mod tests {
             s.matmul(&mut a, &w, c, par);
             forward(&mut a_ref, &x, &w, n, g, c, Par::Seq);
             assert!(a.iter().zip(&a_ref).all(|(p, q)| (p - q).abs() < 1e-9));
+            forward_by_par.push(a);
             let mut dw = vec![1.0; g * c];
             let mut dw_ref = vec![1.0; g * c];
             s.matmul_transpose_add(&mut dw, &d, c, par);
             backward_weight(&mut dw_ref, &x, &d, n, g, c, true, Par::Seq);
             assert!(dw.iter().zip(&dw_ref).all(|(p, q)| (p - q).abs() < 1e-9));
         }
+        assert_eq!(forward_by_par[0], forward_by_par[1], "the forward depends on the thread count");
     }
 }

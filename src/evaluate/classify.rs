@@ -59,7 +59,7 @@ pub enum Classifier {
 /// # Panics
 /// If the slices are not whole rows of `dim` values or `train` is empty.
 pub fn knn_probability(train: &[f64], train_labels: &[bool], test: &[f64], dim: usize, k: usize) -> Vec<f64> {
-    assert!(dim > 0 && train.len() % dim == 0 && test.len() % dim == 0, "rows of dim values");
+    assert!(dim > 0 && train.len().is_multiple_of(dim) && test.len().is_multiple_of(dim), "rows of dim values");
     let n_train = train.len() / dim;
     assert!(n_train > 0 && train_labels.len() == n_train, "one label per training row");
     let k = k.clamp(1, n_train);

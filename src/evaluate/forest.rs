@@ -276,7 +276,7 @@ impl RandomForest {
     /// If `x` is not a whole number of rows, `labels` does not have one entry per row, a label is out of
     /// range, there are no rows, or `n_features` is 0 (caller bugs: the evaluator builds these itself).
     pub fn fit(x: &[f64], n_features: usize, labels: &[u32], n_classes: usize, params: &ForestParams) -> RandomForest {
-        assert!(n_features > 0 && x.len() % n_features == 0, "x must be rows of n_features values");
+        assert!(n_features > 0 && x.len().is_multiple_of(n_features), "x must be rows of n_features values");
         let n = x.len() / n_features;
         assert!(n > 0 && labels.len() == n, "one label per row, at least one row");
         assert!(labels.iter().all(|&l| (l as usize) < n_classes), "labels must be below n_classes");
@@ -306,7 +306,7 @@ impl RandomForest {
     /// If `x` is not a whole number of rows of the training width.
     pub fn predict_proba(&self, x: &[f64]) -> Vec<f64> {
         let (d, k) = (self.n_features, self.n_classes);
-        assert!(x.len() % d == 0, "x must be rows of n_features values");
+        assert!(x.len().is_multiple_of(d), "x must be rows of n_features values");
         let n_trees = self.trees.len().max(1) as f64;
         let mut out = vec![0.0; x.len() / d * k];
         out.par_chunks_mut(k).zip(x.par_chunks(d)).for_each(|(probabilities, row)| {

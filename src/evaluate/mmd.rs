@@ -78,7 +78,7 @@ pub fn mmd(reference: &[f64], other: &[f64], dim: usize) -> Mmd {
 /// # Panics
 /// As [`mmd`].
 pub fn mmd_with_median(reference: &[f64], other: &[f64], dim: usize, median_distance: f64) -> Mmd {
-    assert!(dim > 0 && reference.len() % dim == 0 && other.len() % dim == 0, "rows of width dim");
+    assert!(dim > 0 && reference.len().is_multiple_of(dim) && other.len().is_multiple_of(dim), "rows of width dim");
     let (m, n) = ((reference.len() / dim) as f64, (other.len() / dim) as f64);
     assert!(m >= 2.0 && n >= 2.0, "at least two points on each side");
     let inverse_widths: Vec<f64> =

@@ -191,7 +191,7 @@ fn every_update() -> usize {
 /// others, so that the penalty's weight per update is lambda on average.
 pub fn lazy_penalty_weight(every: usize, index: u64) -> f32 {
     let every = every.max(1);
-    if (index + 1) % every as u64 == 0 {
+    if (index + 1).is_multiple_of(every as u64) {
         every as f32
     } else {
         0.0
@@ -530,8 +530,8 @@ pub fn train(
             ));
         }
         let last_step = state.step >= params.steps || out_of_time(&start);
-        let validate = validator.is_some() && (state.step % params.validation_every == 0 || last_step);
-        let checkpoint = state.step % params.checkpoint_every == 0 || last_step;
+        let validate = validator.is_some() && (state.step.is_multiple_of(params.validation_every) || last_step);
+        let checkpoint = state.step.is_multiple_of(params.checkpoint_every) || last_step;
         // the model generation would use: the averaged generator if there is one
         let mut averaged = if validate || (checkpoint && state.best_knn_auroc.is_none()) {
             model.averaged_model(&standing_z, &standing_labels)?
@@ -549,7 +549,7 @@ pub fn train(
                 save_model(run, generation_model, state.step, Some(auroc))?;
             }
         }
-        if state.step % params.log_every == 0 || entry.validation_mmd.is_some() || last_step {
+        if state.step.is_multiple_of(params.log_every) || entry.validation_mmd.is_some() || last_step {
             write_log(&mut log, run, &entry)?;
         }
         if checkpoint {
