@@ -354,7 +354,8 @@ impl TrainArgs {
              penalty_every => params.penalty_every,
              learning_rate => params.learning_rate, learning_rate_final => params.learning_rate_final,
              decay_steps => params.decay_steps,
-             generator_learning_rate_ratio => params.generator_learning_rate_ratio, beta1 => params.optimizer.beta1, beta2 => params.optimizer.beta2,
+             generator_learning_rate_ratio => params.generator_learning_rate_ratio,
+             beta1 => params.optimizer.beta1, beta2 => params.optimizer.beta2,
              validation_every => params.validation_every, checkpoint_every => params.checkpoint_every,
              log_every => params.log_every);
         params.time_limit_seconds = self.time;

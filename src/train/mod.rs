@@ -124,7 +124,7 @@ pub struct TrainParams {
     pub decay_steps: u64,
     /// The generator's learning rate as a multiple of the critic's, at every step (1: the same, the paper). Two
     /// time-scale updates (Heusel et al. 2017) give the two networks different rates.
-    #[serde(default = "same_rate")]
+    #[serde(default = "one")]
     pub generator_learning_rate_ratio: f32,
     /// AMSGrad settings.
     pub optimizer: OptimizerConfig,
@@ -157,7 +157,7 @@ pub struct TrainParams {
     /// (BENCHMARKS.md, "Session 8"). Thinning is the same known operation on both sides and can be undone on
     /// distributions, so the generator is still pulled towards the real cells at full depth. Needs counts
     /// ([`CriticCounts`] other than profiles); non-integer values are rounded to counts before thinning.
-    #[serde(default = "all_counts")]
+    #[serde(default = "one")]
     pub critic_thinning: f32,
     /// Seed of initialisation and of every random draw.
     pub seed: u64,
@@ -174,11 +174,8 @@ pub struct TrainParams {
     pub inject_nan_at: Option<u64>,
 }
 
-fn all_counts() -> f32 {
-    1.0
-}
-
-fn same_rate() -> f32 {
+/// serde's default for the ratios and fractions whose paper value is 1 (all counts, the same learning rate).
+fn one() -> f32 {
     1.0
 }
 
@@ -317,7 +314,7 @@ pub struct LogEntry {
     pub gradient_penalty: Option<f32>,
     /// Generator loss (with `mean_matching`, its term included).
     pub generator_loss: f32,
-    /// Learning rate used.
+    /// The critic's learning rate at this step (the generator's is `--generator-learning-rate-ratio` times it).
     pub learning_rate: f32,
     /// Validation kNN AUROC (generated vs held-out cells; the saved model is the best by it), on the steps it was
     /// computed.
