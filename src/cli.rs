@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use scgan::cluster::ClusterParams;
-use scgan::model::{ConditionalCritic, CriticInput};
+use scgan::model::{ConditionalCritic, CriticInput, Precision};
 use scgan::preprocess::{self, PreprocessParams, SplitParams};
 use scgan::train::{CriticCounts, ModelChoice, TrainParams};
 
@@ -168,6 +168,14 @@ pub(crate) enum CriticCountsArg {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum PrecisionArg {
+    /// f32 throughout (the paper).
+    F32,
+    /// Matrix products in bfloat16 with f32 sums, on AMX tiles (Intel Xeon since Sapphire Rapids).
+    Bf16,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 pub(crate) enum CriticInputArg {
     /// The library-size-normalised values (the paper).
     Normalized,
@@ -251,6 +259,10 @@ pub(crate) struct TrainArgs {
     /// kind as it is.
     #[arg(long, value_name = "BOOL", hide = true, conflicts_with = "critic_counts")]
     pub(crate) count_sampling: Option<bool>,
+    /// The arithmetic of the networks' matrix products: f32 (the paper), or bf16 values with f32 sums on the AMX
+    /// tiles of CPUs that have them (weights, optimizer and everything else stay f32).
+    #[arg(long, value_enum)]
+    pub(crate) precision: Option<PrecisionArg>,
     /// Add learnt per-gene noise before the generator's output ReLU (scale `generator.out.noise_scale`, starting
     /// at 0), so that which weakly expressed genes a cell shows can vary gene by gene.
     #[arg(long, value_name = "BOOL")]
@@ -337,6 +349,9 @@ impl TrainArgs {
         }
         if let Some(fraction) = self.critic_thinning {
             params.critic_thinning = fraction;
+        }
+        if let Some(precision) = self.precision {
+            params.precision = match precision { PrecisionArg::F32 => Precision::F32, PrecisionArg::Bf16 => Precision::Bf16 };
         }
         if let Some(noise) = self.output_noise {
             params.output_noise = noise;

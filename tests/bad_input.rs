@@ -552,3 +552,19 @@ fn file_size_limit_keeps_the_existing_output() {
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "the previous result");
     assert_eq!(files_in(dir.path()), vec!["out.h5ad".to_string()], "a temporary file was left behind");
 }
+
+#[test]
+fn bf16_on_a_cpu_without_amx() {
+    // SCGAN_DISABLE_AMX makes scgan treat this CPU as one without AMX-BF16, whatever it has.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let data = demo_data();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_scgan"))
+        .env("SCGAN_DISABLE_AMX", "1")
+        .args(["train", data.to_str().unwrap(), "--label-key", "cell_type", "--steps", "2", "--threads", "1"])
+        .args(["--precision", "bf16", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_clean_failure(&output, &["--precision", "AMX-BF16", "use --precision f32"]);
+    assert!(!out.exists(), "a refused run wrote {}", out.display());
+}

@@ -73,6 +73,7 @@
 //! # Ok::<(), scgan::Error>(())
 //! ```
 
+mod amx;
 mod batchnorm;
 pub(crate) mod counts;
 mod cpu;
@@ -88,6 +89,12 @@ mod sparse;
 pub use cpu::CpuGan;
 pub use network::{CriticLoss, CriticTerms, Network};
 pub use params::{ParamEntry, ParamSet};
+
+/// Whether [`crate::model::Precision::Bf16`] runs on this machine: the CPU has AMX-BF16 (with AVX-512 BF16) and
+/// the kernel grants this process the tile state.
+pub fn bf16_available() -> bool {
+    amx::available()
+}
 
 use faer::Par;
 use rayon::prelude::*;

@@ -12,11 +12,12 @@ use rand_chacha::ChaCha8Rng;
 
 use super::critic::{CriticLayout, CriticWork};
 use super::generator::{BnState, GeneratorLayout, GeneratorWork};
+use super::linear::with_precision;
 use super::matching::MeanMatching;
 use super::optim::AmsGrad;
 use super::params::{copy_in, expected_names, match_tensors, ParamSet};
 use super::{ensure, Scalar};
-use crate::model::{ModelConfig, NamedTensor, OptimizerConfig};
+use crate::model::{ModelConfig, NamedTensor, OptimizerConfig, Precision};
 use crate::{Error, Result};
 
 /// Which terms of the critic loss [`Network::critic_loss_and_gradients`] differentiates.
@@ -170,9 +171,10 @@ impl<T: Scalar> Network<T> {
     }
 
     fn run<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
+        let bf16 = self.config.precision == Precision::Bf16;
         match self.pool.clone() {
-            Some(pool) => pool.install(|| f(self)),
-            None => f(self),
+            Some(pool) => pool.install(|| with_precision(bf16, || f(self))),
+            None => with_precision(bf16, || f(self)),
         }
     }
 
@@ -236,7 +238,7 @@ impl<T: Scalar> Network<T> {
         } else {
             real
         };
-        let (p, grads) = self.critic.split();
+        let (p, grads) = self.critic.values_and_grads_mut();
         let v = self.critic_layout.loss_and_gradients(
             p,
             grads,
@@ -290,7 +292,7 @@ impl<T: Scalar> Network<T> {
         );
         let matching =
             if self.matching.is_on() { self.matching.add_gradient(&self.x0, labels, b, g, &mut self.gx) } else { 0.0 };
-        let (p, grads) = self.gen.split();
+        let (p, grads) = self.gen.values_and_grads_mut();
         self.gen_layout.backward(p, grads, &mut self.gen_ws, z, labels, &self.x0, &mut self.gx, b, par);
         -total / b as f64 + matching
     }

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -50,12 +52,65 @@ pub(crate) enum Init {
     VarianceScaling { fan_in: usize, fan_out: usize },
 }
 
+/// Where the values of each live [`ParamSet`] are, with a stamp of their last write: copies derived from weights
+/// (the bf16 panels of the AMX GEMMs) are valid while the stamp of the memory they were made from is unchanged.
+static WRITES: Mutex<Vec<WriteStamp>> = Mutex::new(Vec::new());
+/// Source of the stamps: never reused, so memory that changes owner never shows an old stamp.
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
+
+struct WriteStamp {
+    start: usize,
+    end: usize,
+    stamp: u64,
+}
+
+fn address_range<T>(values: &[T]) -> (usize, usize) {
+    let start = values.as_ptr() as usize;
+    (start, start + std::mem::size_of_val(values))
+}
+
+/// Records that `values` are (about to be) written: a new stamp for their memory.
+fn stamp_write<T>(values: &[T]) {
+    let (start, end) = address_range(values);
+    let stamp = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);
+    let mut writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
+    writes.retain(|w| w.end <= start || w.start >= end);
+    if start < end {
+        writes.push(WriteStamp { start, end, stamp });
+    }
+}
+
+/// The stamp of the last write to the parameter values holding `bytes` bytes from `address`, or `None` when they
+/// are not (wholly) the values of a live [`ParamSet`].
+pub(crate) fn write_stamp(address: usize, bytes: usize) -> Option<u64> {
+    let writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
+    writes.iter().find(|w| w.start <= address && address + bytes <= w.end).map(|w| w.stamp)
+}
+
 /// A network's trainable parameters and their gradients, in flat storage.
-#[derive(Debug, Clone)]
+///
+/// Every way to write the values goes through [`stamp_write`], so that copies made from them know they are stale.
+#[derive(Debug)]
 pub struct ParamSet<T> {
     entries: Vec<ParamEntry>,
     values: Vec<T>,
     grads: Vec<T>,
+}
+
+impl<T: Clone> Clone for ParamSet<T> {
+    fn clone(&self) -> Self {
+        let copy = ParamSet { entries: self.entries.clone(), values: self.values.clone(), grads: self.grads.clone() };
+        stamp_write(&copy.values);
+        copy
+    }
+}
+
+impl<T> Drop for ParamSet<T> {
+    fn drop(&mut self) {
+        let (start, end) = address_range(&self.values);
+        let mut writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
+        writes.retain(|w| w.end <= start || w.start >= end);
+    }
 }
 
 impl<T: Scalar> ParamSet<T> {
@@ -86,6 +141,7 @@ impl<T: Scalar> ParamSet<T> {
         }
         self.grads.resize(offset + len, T::ZERO);
         self.entries.push(ParamEntry { name, shape, offset, len });
+        stamp_write(&self.values);
         offset..offset + len
     }
 
@@ -101,6 +157,7 @@ impl<T: Scalar> ParamSet<T> {
 
     /// All values, flat and mutable (finite-difference tests perturb them in place).
     pub fn values_mut(&mut self) -> &mut [T] {
+        stamp_write(&self.values);
         &mut self.values
     }
 
@@ -109,9 +166,15 @@ impl<T: Scalar> ParamSet<T> {
         &self.grads
     }
 
-    /// Values and gradients, borrowed together.
+    /// Values and gradients, borrowed together and both mutable (an optimizer update).
     pub(crate) fn split(&mut self) -> (&mut [T], &mut [T]) {
+        stamp_write(&self.values);
         (&mut self.values, &mut self.grads)
+    }
+
+    /// Values to read and gradients to write (a backward pass).
+    pub(crate) fn values_and_grads_mut(&mut self) -> (&[T], &mut [T]) {
+        (&self.values, &mut self.grads)
     }
 
     /// Total number of elements.

@@ -44,6 +44,19 @@ pub enum CriticInput {
     Log1p,
 }
 
+/// The arithmetic of the networks' matrix products.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// f32 throughout (the paper).
+    #[default]
+    F32,
+    /// Matrix products of f32 values rounded to bfloat16, summed in f32, on the AMX tiles of CPUs that have them
+    /// (Intel Xeon since Sapphire Rapids); everything else (weights, optimizer, batch norm, penalty) stays f32, as
+    /// in the mixed-precision training of GPUs. On a CPU without AMX-BF16 the products are f32.
+    Bf16,
+}
+
 /// Shape and constants of a model; the defaults are the paper's.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelConfig {
@@ -79,6 +92,9 @@ pub struct ModelConfig {
     /// (the paper: none).
     #[serde(default)]
     pub output_noise: bool,
+    /// The arithmetic of the matrix products (the paper: f32).
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 impl ModelConfig {
@@ -97,6 +113,7 @@ impl ModelConfig {
             critic_input: CriticInput::Normalized,
             generator_average: None,
             output_noise: false,
+            precision: Precision::F32,
         }
     }
 

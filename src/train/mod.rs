@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::generate::CountSampling;
 use crate::model::{
     ConditionalCritic, CountDraw, CountRounding, CriticBatch, CriticInput, CriticStats, GanBackend, MeanMatching,
-    ModelConfig, OptimizerConfig,
+    ModelConfig, OptimizerConfig, Precision,
 };
 use data::{CellSet, EpochSampler};
 use run::{save_checkpoint, save_model, LoopState, RunFolder};
@@ -159,6 +159,9 @@ pub struct TrainParams {
     /// ([`CriticCounts`] other than profiles); non-integer values are rounded to counts before thinning.
     #[serde(default = "one")]
     pub critic_thinning: f32,
+    /// The arithmetic of the matrix products (the paper: f32; [`crate::model::Precision`]).
+    #[serde(default)]
+    pub precision: Precision,
     /// Seed of initialisation and of every random draw.
     pub seed: u64,
     /// Threads for the network engine.
@@ -227,6 +230,7 @@ impl TrainParams {
             critic_thinning: 1.0,
             generator_layers: paper_generator_layers(),
             critic_layers: paper_critic_layers(),
+            precision: Precision::F32,
             seed: 0,
             threads: 1,
             validation_every: 500,
@@ -252,6 +256,13 @@ impl TrainParams {
         positive("--checkpoint-every", self.checkpoint_every > 0)?;
         positive("--log-every", self.log_every > 0)?;
         positive("--threads", self.threads > 0)?;
+        if self.precision == Precision::Bf16 && !crate::engine::bf16_available() {
+            return Err(Error::parameter(
+                "--precision",
+                "bf16 products need a CPU with AMX-BF16 (Intel Xeon since Sapphire Rapids) and a Linux kernel that \
+                 grants its tiles (5.16 or later); this machine has none: use --precision f32",
+            ));
+        }
         if let Some(decay) = self.generator_average {
             if !(0.0..1.0).contains(&decay) {
                 return Err(Error::parameter("--generator-average", format!("decay {decay} is not in [0, 1)")));

@@ -218,6 +218,7 @@ pub fn start(
     model_config.critic_input = params.critic_input;
     model_config.generator_average = params.generator_average;
     model_config.output_noise = params.output_noise;
+    model_config.precision = params.precision;
     model_config.generator_layers = params.generator_layers.clone();
     model_config.critic_layers = params.critic_layers.clone();
     let model = build_model(&model_config, &params)?;
@@ -308,6 +309,8 @@ pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Sessi
     update(&mut config.train);
     refuse_network_changes(&recorded, &config.train, out)?;
     config.train.check()?;
+    // The arithmetic may change on resume (a run started with bf16 products continues on a CPU without AMX).
+    config.model.precision = config.train.precision;
     let read = ReadOptions { layer: config.layer.clone(), transpose: config.transpose };
     let (data, rebuilt, _) = prepare_data(
         &config.input,
