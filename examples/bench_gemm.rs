@@ -1,4 +1,6 @@
 //! Benchmark: faer's f32 GEMM rate at the shapes of one training step, for the matrix-multiply bound.
+//! `--precision bf16` measures the engine's bf16 products on AMX tiles instead (`scgan train --precision bf16`;
+//! operands packed at every call, as for activations).
 //!
 //! `cargo run --release --example bench_gemm -- --threads 2` prints one JSON line: GFLOP/s per shape and the
 //! FLOP-weighted rate over a generator step's shapes at G = 2,000 and G = 16,791. The bound on a generator step is
@@ -7,20 +9,28 @@
 
 use std::time::Instant;
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
+use faer::{Accum, Mat, MatMut, Par};
 
-fn rate(m: usize, k: usize, n: usize, par: Par) -> f64 {
+fn rate(m: usize, k: usize, n: usize, par: Par, bf16: bool) -> f64 {
     let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.01);
     let b = Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 13) as f32 * 0.01);
     let mut c = Mat::<f32>::zeros(m, n);
-    matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par);
+    let mut row_major = vec![0.0_f32; m * n];
+    let mut matmul = |_: Accum| {
+        if bf16 {
+            let dst = MatMut::from_row_major_slice_mut(&mut row_major, m, n);
+            scgan::engine::bf16_gemm(dst, a.as_ref(), b.as_ref(), par);
+        } else {
+            faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par);
+        }
+    };
+    matmul(Accum::Replace);
     let flop = 2.0 * m as f64 * k as f64 * n as f64;
     let repeats = ((2e10 / flop).ceil() as usize).clamp(3, 200);
     let mut times = Vec::new();
     for _ in 0..repeats {
         let start = Instant::now();
-        matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par);
+        matmul(Accum::Replace);
         times.push(start.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
@@ -36,6 +46,8 @@ fn main() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(2);
     let par = if threads > 1 { Par::rayon(threads) } else { Par::Seq };
+    let bf16 = args.windows(2).any(|w| w[0] == "--precision" && w[1] == "bf16");
+    assert!(!bf16 || scgan::engine::bf16_available(), "--precision bf16: this CPU has no AMX-BF16");
     let mut report = serde_json::Map::new();
     for genes in [2000usize, 16_791] {
         // (m, k, n) of the big products of a step: critic layer 1 forward on [real; fake; x_hat], its weight
@@ -43,7 +55,7 @@ fn main() {
         let shapes = [(384, genes, 1024), (genes, 384, 1024), (128, 1024, genes), (1024, 128, genes), (384, 1024, 512)];
         let (mut flop, mut seconds) = (0.0, 0.0);
         for (m, k, n) in shapes {
-            let gflops = rate(m, k, n, par);
+            let gflops = rate(m, k, n, par, bf16);
             let f = 2.0 * (m * k * n) as f64;
             flop += f;
             seconds += f / (gflops * 1e9);
@@ -56,5 +68,6 @@ fn main() {
             .insert(format!("bound_ms_per_gen_step_g{genes}"), serde_json::json!((step_flop / weighted / 1e6).round()));
     }
     report.insert("threads".into(), threads.into());
+    report.insert("precision".into(), if bf16 { "bf16" } else { "f32" }.into());
     println!("{}", serde_json::Value::Object(report));
 }

@@ -37,6 +37,8 @@ const K_BLOCK: usize = 32;
 const TILE: usize = TILE_ROWS * K_BLOCK;
 /// k-blocks per cache block: 8 x 32 = 256 values of k, so that two B panels (16 KiB) stay in L1.
 const K_BLOCKS_PER_PASS: usize = 8;
+/// Pairs of B panels (32 output columns each) walked together, for all row blocks, before the next.
+const COLUMN_PAIRS_PER_GROUP: usize = 8;
 
 #[repr(C, align(64))]
 struct TileConfig {
@@ -433,10 +435,14 @@ unsafe fn kernel(
     while k0 < k_blocks {
         let k1 = (k0 + K_BLOCKS_PER_PASS).min(k_blocks);
         let load = accumulate || k0 > 0;
-        for jp in col_pairs.clone() {
-            let b0 = b.as_ptr().add(2 * jp * panel);
-            let b1 = b0.add(panel);
-            for ip in row_pairs.clone() {
+        // Column blocks in groups: within a group the A pair stays in L1 while the group's B pairs (128 KiB per
+        // pass) come from L2, and the output is written a few rows at a time rather than in tall strips, which
+        // touch a page per row.
+        for group in (col_pairs.start..col_pairs.end).step_by(COLUMN_PAIRS_PER_GROUP) {
+            let group = group..(group + COLUMN_PAIRS_PER_GROUP).min(col_pairs.end);
+            for (ip, jp) in row_pairs.clone().flat_map(|ip| group.clone().map(move |jp| (ip, jp))) {
+                let b0 = b.as_ptr().add(2 * jp * panel);
+                let b1 = b0.add(panel);
                 let a0 = a.as_ptr().add(2 * ip * panel);
                 let a1 = a0.add(panel);
                 let (i0, j0) = (ip * BLOCK, jp * BLOCK);
