@@ -16,7 +16,7 @@ fn rate(m: usize, k: usize, n: usize, par: Par, bf16: bool) -> f64 {
     let b = Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 13) as f32 * 0.01);
     let mut c = Mat::<f32>::zeros(m, n);
     let mut row_major = vec![0.0_f32; m * n];
-    let mut matmul = |_: Accum| {
+    let mut matmul = || {
         if bf16 {
             let dst = MatMut::from_row_major_slice_mut(&mut row_major, m, n);
             scgan::engine::bf16_gemm(dst, a.as_ref(), b.as_ref(), par);
@@ -24,13 +24,13 @@ fn rate(m: usize, k: usize, n: usize, par: Par, bf16: bool) -> f64 {
             faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par);
         }
     };
-    matmul(Accum::Replace);
+    matmul();
     let flop = 2.0 * m as f64 * k as f64 * n as f64;
     let repeats = ((2e10 / flop).ceil() as usize).clamp(3, 200);
     let mut times = Vec::new();
     for _ in 0..repeats {
         let start = Instant::now();
-        matmul(Accum::Replace);
+        matmul();
         times.push(start.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);

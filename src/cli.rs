@@ -351,7 +351,10 @@ impl TrainArgs {
             params.critic_thinning = fraction;
         }
         if let Some(precision) = self.precision {
-            params.precision = match precision { PrecisionArg::F32 => Precision::F32, PrecisionArg::Bf16 => Precision::Bf16 };
+            params.precision = match precision {
+                PrecisionArg::F32 => Precision::F32,
+                PrecisionArg::Bf16 => Precision::Bf16,
+            };
         }
         if let Some(noise) = self.output_noise {
             params.output_noise = noise;

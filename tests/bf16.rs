@@ -5,7 +5,10 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use scgan::engine::{bf16_available, CpuGan};
-use scgan::model::{ConditionalCritic, CriticBatch, CriticInput, GanBackend, ModelConfig, ModelKind, NamedTensor, OptimizerConfig, Precision};
+use scgan::model::{
+    ConditionalCritic, CriticBatch, CriticInput, GanBackend, ModelConfig, ModelKind, NamedTensor, OptimizerConfig,
+    Precision,
+};
 
 const GENES: usize = 96;
 const BATCH: usize = 32;
@@ -103,6 +106,28 @@ fn bf16_training_is_deterministic_and_close_to_f32() {
 }
 
 #[test]
+fn bf16_products_see_every_optimizer_update() {
+    // After updates of both networks, the next loss must be the one a fresh network computes from the same
+    // parameters and state: a stale packed copy of any weight would make them differ.
+    use scgan::engine::{CriticTerms, Network};
+    let mut trained = Network::<f32>::new(config(Precision::Bf16), OptimizerConfig::default(), 5, 2).unwrap();
+    for step in 0..3 {
+        let b = batch(step);
+        trained.critic_step(&b.real, &b.labels, &b.z, &b.alpha, 1.0, 1e-3);
+        trained.generator_step(&b.z, &b.labels, 1e-3);
+    }
+    let mut fresh = Network::<f32>::new(config(Precision::Bf16), OptimizerConfig::default(), 6, 2).unwrap();
+    fresh.load_parameters(&trained.parameters()).unwrap();
+    fresh.load_state(&trained.state()).unwrap();
+    let b = batch(50);
+    let next = |net: &mut Network<f32>| {
+        let critic = net.critic_loss_and_gradients(&b.real, &b.labels, &b.z, &b.alpha, CriticTerms::Full).loss;
+        (critic, net.generator_loss_and_gradients(&b.z, &b.labels))
+    };
+    assert_eq!(next(&mut trained), next(&mut fresh));
+}
+
+#[test]
 fn bf16_products_use_the_weights_as_they_are_now() {
     // The packed bf16 copies of the weights are kept between products; a write to the weights must make them stale.
     let mut gan = CpuGan::new(config(Precision::Bf16), OptimizerConfig::default(), 3, 1).unwrap();
@@ -126,7 +151,6 @@ fn bf16_products_use_the_weights_as_they_are_now() {
     assert_eq!(generate(&mut fresh), after, "stale packed weights were used");
 }
 
-
 #[test]
 fn a_bf16_run_records_its_precision_and_generates_with_or_without_amx() {
     if !bf16_available() {
@@ -144,10 +168,27 @@ fn a_bf16_run_records_its_precision_and_generates_with_or_without_amx() {
         let output = command.args(args).output().unwrap();
         assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
     };
-    scgan(None, &[
-        "train", data.to_str().unwrap(), "--label-key", "cell_type", "--hvg", "60", "--out", run.to_str().unwrap(),
-        "--steps", "3", "--validation-every", "0", "--threads", "1", "--precision", "bf16",
-    ]);
+    scgan(
+        None,
+        &[
+            "train",
+            data.to_str().unwrap(),
+            "--label-key",
+            "cell_type",
+            "--hvg",
+            "60",
+            "--out",
+            run.to_str().unwrap(),
+            "--steps",
+            "3",
+            "--validation-every",
+            "0",
+            "--threads",
+            "1",
+            "--precision",
+            "bf16",
+        ],
+    );
     let config: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["train"]["precision"], "bf16");
     assert_eq!(config["model"]["precision"], "bf16");

@@ -21,7 +21,7 @@
 //! process the tile state only on request ([`available`] asks once).
 
 use std::arch::asm;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::params::write_stamp;
@@ -103,7 +103,8 @@ fn to_bf16(x: f32) -> u16 {
 }
 
 thread_local! {
-    static SCRATCH: RefCell<(Vec<u16>, Vec<u16>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Packing buffers of A and of B (when B is not a kept weight), reused from call to call.
+    static SCRATCH: Cell<(Vec<u16>, Vec<u16>)> = const { Cell::new((Vec::new(), Vec::new())) };
 }
 
 /// Raw pointer that may cross threads: tasks write disjoint tiles.
@@ -125,36 +126,39 @@ pub(crate) fn gemm(
     par: Par,
 ) {
     let (m, k, n) = (lhs.nrows(), lhs.ncols(), rhs.ncols());
-    assert!(rhs.nrows() == k && dst.nrows() == m && dst.ncols() == n && (dst.col_stride() == 1 || n == 1));
+    assert!(rhs.nrows() == k && dst.nrows() == m && dst.ncols() == n, "shapes do not chain");
+    assert!(k > 0 && (dst.col_stride() == 1 || n == 1) && dst.row_stride() >= n as isize, "dst is not row-major");
     let k_blocks = k.div_ceil(K_BLOCK);
     let row_pairs = m.div_ceil(2 * TILE_ROWS);
     let col_pairs = n.div_ceil(2 * TILE_ROWS);
-    SCRATCH.with_borrow_mut(|(a_packed, b_packed)| {
-        a_packed.resize(row_pairs * 2 * TILE_ROWS * k_blocks * K_BLOCK, 0);
-        pack(a_packed, lhs, k_blocks, par, false);
-        let cached = rhs_is_weight.then(|| packed_weight(rhs, k_blocks, col_pairs, par));
-        if cached.is_none() {
-            b_packed.resize(col_pairs * 2 * TILE_ROWS * k_blocks * K_BLOCK, 0);
-            pack(b_packed, rhs.transpose(), k_blocks, par, true);
-        }
-        let threads = par.degree();
-        let c = Output { ptr: SendPtr(dst.as_ptr_mut()), stride: dst.row_stride() as usize, rows: m, cols: n };
-        let (a_ref, b_ref) = (&a_packed[..], cached.as_deref().map_or(&b_packed[..], |v| &v[..]));
-        let task = |part: usize| {
-            let (rows, cols) = if col_pairs >= row_pairs {
-                (0..row_pairs, split(col_pairs, threads, part))
-            } else {
-                (split(row_pairs, threads, part), 0..col_pairs)
-            };
-            // SAFETY: AMX is available (checked by the caller); every part writes its own tiles of dst.
-            unsafe { kernel(a_ref, b_ref, c, accumulate, k_blocks, rows, cols) }
-        };
-        if threads <= 1 {
-            task(0)
+    // The buffers are taken out of the thread's cell for the call, so that nothing stays borrowed while other
+    // threads work on the product.
+    let (mut a_packed, mut b_packed) = SCRATCH.take();
+    a_packed.resize(row_pairs * 2 * TILE_ROWS * k_blocks * K_BLOCK, 0);
+    pack(&mut a_packed, lhs, k_blocks, par, false);
+    let cached = rhs_is_weight.then(|| packed_weight(rhs, k_blocks, col_pairs, par));
+    if cached.is_none() {
+        b_packed.resize(col_pairs * 2 * TILE_ROWS * k_blocks * K_BLOCK, 0);
+        pack(&mut b_packed, rhs.transpose(), k_blocks, par, true);
+    }
+    let threads = par.degree();
+    let c = Output { ptr: SendPtr(dst.as_ptr_mut()), stride: dst.row_stride() as usize, rows: m, cols: n };
+    let (a_ref, b_ref) = (&a_packed[..], cached.as_deref().map_or(&b_packed[..], |v| &v[..]));
+    let task = |part: usize| {
+        let (rows, cols) = if col_pairs >= row_pairs {
+            (0..row_pairs, split(col_pairs, threads, part))
         } else {
-            (0..threads).into_par_iter().for_each(task);
-        }
-    });
+            (split(row_pairs, threads, part), 0..col_pairs)
+        };
+        // SAFETY: AMX is available (checked by the caller); every part writes its own blocks of dst.
+        unsafe { kernel(a_ref, b_ref, c, accumulate, k_blocks, rows, cols) }
+    };
+    if threads <= 1 {
+        task(0)
+    } else {
+        (0..threads).into_par_iter().for_each(task);
+    }
+    SCRATCH.set((a_packed, b_packed));
 }
 
 /// A weight's packed panels, and the write stamp of the weights they were packed from.
@@ -189,21 +193,25 @@ fn packed_weight(w: MatRef<'_, f32>, k_blocks: usize, col_pairs: usize, par: Par
         pack(&mut panels, w.transpose(), k_blocks, par, true);
         return Arc::new(panels);
     };
-    let mut cache = WEIGHT_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(hit) = cache.iter().find(|c| c.key == key && c.stamp == stamp) {
-        return hit.panels.clone();
-    }
-    // The stale copy's buffer is reused (a fresh one costs page faults); copies of weights written since or
-    // freed are dropped, and the oldest entry when the cache is full.
-    let old = cache.iter().position(|c| c.key == key).map(|i| cache.remove(i));
-    cache.retain(PackedWeight::is_current);
-    if cache.len() >= WEIGHT_CACHE_LEN {
-        cache.remove(0);
-    }
+    let old = {
+        let mut cache = WEIGHT_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache.iter().find(|c| c.key == key && c.stamp == stamp) {
+            return hit.panels.clone();
+        }
+        cache.iter().position(|c| c.key == key).map(|i| cache.remove(i))
+    };
+    // Packed outside the lock (other networks' products need not wait), into the stale copy's buffer when
+    // nobody holds it any more (a fresh one costs page faults).
     let mut panels = old.and_then(|c| Arc::try_unwrap(c.panels).ok()).unwrap_or_default();
     panels.resize(len, 0);
     pack(&mut panels, w.transpose(), k_blocks, par, true);
     let panels = Arc::new(panels);
+    let mut cache = WEIGHT_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    // Copies of weights written since or freed are dropped, and the oldest entry when the cache is full.
+    cache.retain(|c| c.key != key && c.is_current());
+    if cache.len() >= WEIGHT_CACHE_LEN {
+        cache.remove(0);
+    }
     cache.push(PackedWeight { key, stamp, panels: panels.clone() });
     panels
 }
@@ -311,89 +319,6 @@ fn pack_b_edge(tile: &mut [u16], bt: Source, j0: usize, k0: usize) {
         for c in 0..TILE_ROWS {
             out[2 * c] = to_bf16(bt.get(j0 + c, k0 + 2 * r));
             out[2 * c + 1] = to_bf16(bt.get(j0 + c, k0 + 2 * r + 1));
-        }
-    }
-}
-
-/// The four layouts of whole tiles, vectorized. A tile is 16 rows of 16 `u32`, each the bf16 pair
-/// `(even, odd)` (low, high half); the layouts differ in which source values make a pair and whether the 16 x 16
-/// block must be transposed on the way.
-mod simd {
-    use std::arch::x86_64::*;
-
-    use super::{Source, K_BLOCK, TILE_ROWS};
-
-    /// Pairs `(lo[i], hi[i])` of two 16-float vectors as bf16, rounded to nearest even.
-    #[inline(always)]
-    unsafe fn pairs(lo: __m512, hi: __m512) -> __m512i {
-        let lo = _mm512_cvtepu16_epi32(std::mem::transmute::<__m256bh, __m256i>(_mm512_cvtneps_pbh(lo)));
-        let hi = _mm512_cvtepu16_epi32(std::mem::transmute::<__m256bh, __m256i>(_mm512_cvtneps_pbh(hi)));
-        _mm512_or_si512(lo, _mm512_slli_epi32::<16>(hi))
-    }
-
-    /// Consecutive pairs of 32 floats from `p` (16 `u32`: pair r is `(p[2r], p[2r + 1])`).
-    #[inline(always)]
-    unsafe fn consecutive_pairs(p: *const f32) -> __m512i {
-        let bh = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(p.add(16)), _mm512_loadu_ps(p));
-        std::mem::transmute::<__m512bh, __m512i>(bh)
-    }
-
-    /// Writes the transpose of the 16 x 16 `u32` block `columns` (column m is `columns[m]`) as tile rows.
-    #[inline(always)]
-    unsafe fn store_transposed(tile: &mut [u16], columns: &[__m512i; 16]) {
-        #[repr(align(64))]
-        struct Block([u32; 256]);
-        let mut block = Block([0; 256]);
-        for (m, v) in columns.iter().enumerate() {
-            _mm512_store_si512(block.0.as_mut_ptr().add(16 * m) as *mut __m512i, *v);
-        }
-        let index = _mm512_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240);
-        let out = tile.as_mut_ptr() as *mut u32;
-        for r in 0..TILE_ROWS {
-            let row = _mm512_i32gather_epi32::<4>(index, block.0.as_ptr().add(r) as *const i32);
-            _mm512_storeu_si512(out.add(16 * r) as *mut __m512i, row);
-        }
-    }
-
-    /// A with contiguous rows: tile row r is 32 consecutive values of row `i0 + r`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
-    pub(super) unsafe fn a_rows(tile: &mut [u16], a: Source, i0: usize, k0: usize) {
-        let out = tile.as_mut_ptr() as *mut __m512i;
-        for r in 0..TILE_ROWS {
-            _mm512_storeu_si512(out.add(r), consecutive_pairs(a.row32(i0 + r, k0).as_ptr()));
-        }
-    }
-
-    /// A with contiguous columns (a transposed view): columns 2m and 2m + 1 make pair column m.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
-    pub(super) unsafe fn a_columns(tile: &mut [u16], a: Source, i0: usize, k0: usize) {
-        let mut columns = [_mm512_setzero_si512(); 16];
-        for (m, c) in columns.iter_mut().enumerate() {
-            let even = _mm512_loadu_ps(a.col16(i0, k0 + 2 * m).as_ptr());
-            let odd = _mm512_loadu_ps(a.col16(i0, k0 + 2 * m + 1).as_ptr());
-            *c = pairs(even, odd);
-        }
-        store_transposed(tile, &columns);
-    }
-
-    /// B^T with contiguous rows (B a transposed view, as in `D W^T`): each is a column of B, 32 consecutive k.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
-    pub(super) unsafe fn b_columns(tile: &mut [u16], bt: Source, j0: usize, k0: usize) {
-        let mut columns = [_mm512_setzero_si512(); 16];
-        for (c, v) in columns.iter_mut().enumerate() {
-            *v = consecutive_pairs(bt.row32(j0 + c, k0).as_ptr());
-        }
-        store_transposed(tile, &columns);
-    }
-
-    /// B row-major: rows `k0 + 2r` and `k0 + 2r + 1` of B, 16 columns each, make tile row r.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
-    pub(super) unsafe fn b_rows(tile: &mut [u16], bt: Source, j0: usize, k0: usize) {
-        let out = tile.as_mut_ptr() as *mut __m512i;
-        for r in 0..K_BLOCK / 2 {
-            let even = _mm512_loadu_ps(bt.col16(j0, k0 + 2 * r).as_ptr());
-            let odd = _mm512_loadu_ps(bt.col16(j0, k0 + 2 * r + 1).as_ptr());
-            _mm512_storeu_si512(out.add(r), pairs(even, odd));
         }
     }
 }
@@ -518,6 +443,8 @@ unsafe fn kernel(
     }
     asm!("tilerelease", options(nostack));
 }
+
+mod simd;
 
 #[cfg(test)]
 mod tests {

@@ -42,11 +42,15 @@ thread_local! {
 
 /// Runs `f` with this thread's f32 products in bf16 on AMX tiles when `bf16` is set and the CPU has AMX-BF16.
 pub(crate) fn with_precision<R>(bf16: bool, f: impl FnOnce() -> R) -> R {
-    let bf16 = bf16 && super::amx::available();
-    let before = BF16_PRODUCTS.replace(bf16);
-    let result = f();
-    BF16_PRODUCTS.set(before);
-    result
+    /// Puts the thread's setting back when the pass ends, also by a panic.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BF16_PRODUCTS.set(self.0);
+        }
+    }
+    let _restore = Restore(BF16_PRODUCTS.replace(bf16 && super::amx::available()));
+    f()
 }
 
 /// The same view with its element type spelt out.

@@ -77,6 +77,10 @@
 //! # Ok::<(), scgan::Error>(())
 //! ```
 
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod amx;
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+#[path = "amx_unsupported.rs"]
 mod amx;
 mod batchnorm;
 pub(crate) mod counts;

@@ -80,6 +80,13 @@ fn stamp_write<T>(values: &[T]) {
     }
 }
 
+/// Forgets the stamp of `values`' memory, which is being freed.
+fn forget_writes<T>(values: &[T]) {
+    let (start, end) = address_range(values);
+    let mut writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
+    writes.retain(|w| w.end <= start || w.start >= end);
+}
+
 /// The stamp of the last write to the parameter values holding `bytes` bytes from `address`, or `None` when they
 /// are not (wholly) the values of a live [`ParamSet`].
 pub(crate) fn write_stamp(address: usize, bytes: usize) -> Option<u64> {
@@ -107,9 +114,7 @@ impl<T: Clone> Clone for ParamSet<T> {
 
 impl<T> Drop for ParamSet<T> {
     fn drop(&mut self) {
-        let (start, end) = address_range(&self.values);
-        let mut writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
-        writes.retain(|w| w.end <= start || w.start >= end);
+        forget_writes(&self.values);
     }
 }
 
@@ -120,6 +125,8 @@ impl<T: Scalar> ParamSet<T> {
 
     /// Appends a tensor initialised from `rng`; returns its range.
     pub(crate) fn push(&mut self, name: String, shape: Vec<usize>, init: Init, rng: &mut ChaCha8Rng) -> Range<usize> {
+        // Growing may move the values: their old memory is no longer a parameter set's.
+        forget_writes(&self.values);
         let len: usize = shape.iter().product();
         let offset = self.values.len();
         match init {

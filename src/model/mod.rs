@@ -51,9 +51,11 @@ pub enum Precision {
     /// f32 throughout (the paper).
     #[default]
     F32,
-    /// Matrix products of f32 values rounded to bfloat16, summed in f32, on the AMX tiles of CPUs that have them
-    /// (Intel Xeon since Sapphire Rapids); everything else (weights, optimizer, batch norm, penalty) stays f32, as
-    /// in the mixed-precision training of GPUs. On a CPU without AMX-BF16 the products are f32.
+    /// The dense matrix products (forward, backward, the penalty's input gradient and tangent pass, weight
+    /// gradients) take their f32 operands rounded to bfloat16 and sum in f32, on the AMX tiles of CPUs that have
+    /// them (Intel Xeon since Sapphire Rapids), as GPUs' mixed-precision training does. Weights, optimizer, batch
+    /// norm, the element-wise passes and the critic's sparse layer-1 kernels for real (and rounded generated)
+    /// cells stay f32. On a CPU without AMX-BF16 every product is f32.
     Bf16,
 }
 
