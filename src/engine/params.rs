@@ -58,6 +58,8 @@ static WRITES: Mutex<Vec<WriteStamp>> = Mutex::new(Vec::new());
 /// Source of the stamps: never reused, so memory that changes owner never shows an old stamp.
 static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
 
+// Stamps are read only by amx.rs, which exists only on x86-64 Linux.
+#[cfg_attr(not(all(target_arch = "x86_64", target_os = "linux")), allow(dead_code))]
 struct WriteStamp {
     start: usize,
     end: usize,
@@ -89,6 +91,7 @@ fn forget_writes<T>(values: &[T]) {
 
 /// The stamp of the last write to the parameter values holding `bytes` bytes from `address`, or `None` when they
 /// are not (wholly) the values of a live [`ParamSet`].
+#[cfg_attr(not(all(target_arch = "x86_64", target_os = "linux")), allow(dead_code))]
 pub(crate) fn write_stamp(address: usize, bytes: usize) -> Option<u64> {
     let writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
     writes.iter().find(|w| w.start <= address && address + bytes <= w.end).map(|w| w.stamp)
