@@ -2,6 +2,8 @@
 //! checked layout by layout against the rounded operands in the engine's unit tests; these check the networks.
 //! On a CPU without AMX-BF16 the products stay f32, and the tests say so and check only that.
 
+mod common;
+
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use scgan::engine::{bf16_available, CpuGan};
@@ -159,7 +161,7 @@ fn a_bf16_run_records_its_precision_and_generates_with_or_without_amx() {
     }
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/pbmc_facs_2k.h5ad");
+    let data = common::demo_data();
     let scgan = |env: Option<&str>, args: &[&str]| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scgan"));
         if let Some(var) = env {

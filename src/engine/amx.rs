@@ -136,7 +136,7 @@ pub(crate) fn gemm(
     let (mut a_packed, mut b_packed) = SCRATCH.take();
     a_packed.resize(row_pairs * 2 * TILE_ROWS * k_blocks * K_BLOCK, 0);
     pack(&mut a_packed, lhs, k_blocks, par, false);
-    let cached = rhs_is_weight.then(|| packed_weight(rhs, k_blocks, col_pairs, par));
+    let cached = if rhs_is_weight { packed_weight(rhs, k_blocks, col_pairs, par) } else { None };
     if cached.is_none() {
         b_packed.resize(col_pairs * 2 * TILE_ROWS * k_blocks * K_BLOCK, 0);
         pack(&mut b_packed, rhs.transpose(), k_blocks, par, true);
@@ -184,19 +184,16 @@ static WEIGHT_CACHE: Mutex<Vec<PackedWeight>> = Mutex::new(Vec::new());
 const WEIGHT_CACHE_LEN: usize = 32;
 
 /// The panels of weight `w` (the right operand), packed again only when the weights were written since.
-/// Weights that are not (wholly) a [`super::ParamSet`]'s values have no write stamp and are packed every time.
-fn packed_weight(w: MatRef<'_, f32>, k_blocks: usize, col_pairs: usize, par: Par) -> Arc<Vec<u16>> {
+/// `None` for weights that are not (wholly) a [`super::ParamSet`]'s values: they have no write stamp, and the
+/// caller packs them like any operand.
+fn packed_weight(w: MatRef<'_, f32>, k_blocks: usize, col_pairs: usize, par: Par) -> Option<Arc<Vec<u16>>> {
     let len = col_pairs * 2 * TILE_ROWS * k_blocks * K_BLOCK;
     let key = (w.as_ptr() as usize, w.nrows(), w.ncols(), w.row_stride(), w.col_stride());
-    let Some(stamp) = write_stamp(key.0, 4 * w.nrows() * w.ncols()) else {
-        let mut panels = vec![0; len];
-        pack(&mut panels, w.transpose(), k_blocks, par, true);
-        return Arc::new(panels);
-    };
+    let stamp = write_stamp(key.0, 4 * w.nrows() * w.ncols())?;
     let old = {
         let mut cache = WEIGHT_CACHE.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(hit) = cache.iter().find(|c| c.key == key && c.stamp == stamp) {
-            return hit.panels.clone();
+            return Some(hit.panels.clone());
         }
         cache.iter().position(|c| c.key == key).map(|i| cache.remove(i))
     };
@@ -213,7 +210,7 @@ fn packed_weight(w: MatRef<'_, f32>, k_blocks: usize, col_pairs: usize, par: Par
         cache.remove(0);
     }
     cache.push(PackedWeight { key, stamp, panels: panels.clone() });
-    panels
+    Some(panels)
 }
 
 fn split(len: usize, parts: usize, part: usize) -> std::ops::Range<usize> {

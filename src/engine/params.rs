@@ -75,18 +75,18 @@ fn address_range<T>(values: &[T]) -> (usize, usize) {
 fn stamp_write<T>(values: &[T]) {
     let (start, end) = address_range(values);
     let stamp = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);
-    let mut writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
-    writes.retain(|w| w.end <= start || w.start >= end);
+    let mut writes = forget_writes(values);
     if start < end {
         writes.push(WriteStamp { start, end, stamp });
     }
 }
 
-/// Forgets the stamp of `values`' memory, which is being freed.
-fn forget_writes<T>(values: &[T]) {
+/// Forgets the stamps of `values`' memory (freed, or about to get a new one); returns the locked registry.
+fn forget_writes<T>(values: &[T]) -> std::sync::MutexGuard<'static, Vec<WriteStamp>> {
     let (start, end) = address_range(values);
     let mut writes = WRITES.lock().unwrap_or_else(|e| e.into_inner());
     writes.retain(|w| w.end <= start || w.start >= end);
+    writes
 }
 
 /// The stamp of the last write to the parameter values holding `bytes` bytes from `address`, or `None` when they
@@ -117,7 +117,7 @@ impl<T: Clone> Clone for ParamSet<T> {
 
 impl<T> Drop for ParamSet<T> {
     fn drop(&mut self) {
-        forget_writes(&self.values);
+        drop(forget_writes(&self.values));
     }
 }
 
@@ -129,7 +129,7 @@ impl<T: Scalar> ParamSet<T> {
     /// Appends a tensor initialised from `rng`; returns its range.
     pub(crate) fn push(&mut self, name: String, shape: Vec<usize>, init: Init, rng: &mut ChaCha8Rng) -> Range<usize> {
         // Growing may move the values: their old memory is no longer a parameter set's.
-        forget_writes(&self.values);
+        drop(forget_writes(&self.values));
         let len: usize = shape.iter().product();
         let offset = self.values.len();
         match init {
