@@ -234,6 +234,10 @@ pub(crate) struct TrainArgs {
     /// The generator's learning rate as a multiple of the critic's (1: the same, the paper).
     #[arg(long, value_name = "RATIO")]
     pub(crate) generator_learning_rate_ratio: Option<f32>,
+    /// Over the last FRACTION of the budget (--steps, or --time in this session) the learning rate falls linearly
+    /// to zero (0: none, the paper).
+    #[arg(long, value_name = "FRACTION")]
+    pub(crate) cooldown: Option<f32>,
     /// AMSGrad beta1.
     #[arg(long)]
     beta1: Option<f32>,
@@ -352,10 +356,7 @@ impl TrainArgs {
             params.critic_thinning = fraction;
         }
         if let Some(precision) = self.precision {
-            params.precision = match precision {
-                PrecisionArg::F32 => Precision::F32,
-                PrecisionArg::Bf16 => Precision::Bf16,
-            };
+            params.precision = precision.into();
         }
         if let Some(noise) = self.output_noise {
             params.output_noise = noise;
@@ -373,7 +374,7 @@ impl TrainArgs {
              penalty_every => params.penalty_every,
              learning_rate => params.learning_rate, learning_rate_final => params.learning_rate_final,
              decay_steps => params.decay_steps,
-             generator_learning_rate_ratio => params.generator_learning_rate_ratio,
+             generator_learning_rate_ratio => params.generator_learning_rate_ratio, cooldown => params.cooldown,
              beta1 => params.optimizer.beta1, beta2 => params.optimizer.beta2,
              validation_every => params.validation_every, checkpoint_every => params.checkpoint_every,
              log_every => params.log_every);
@@ -480,6 +481,12 @@ pub(crate) struct AugmentArgs {
     /// Training budget of every cscGAN: time, e.g. 100s or 2m.
     #[arg(long, value_parser = parse_duration)]
     pub(crate) time: Option<f64>,
+    /// Training settings of every cscGAN, as `scgan train --preset`: `default` or `paper`.
+    #[arg(long, default_value = "default")]
+    pub(crate) preset: String,
+    /// The arithmetic of every cscGAN's matrix products, as `scgan train --precision` (default: the preset's).
+    #[arg(long, value_enum)]
+    pub(crate) precision: Option<PrecisionArg>,
     /// Fraction of the input held out as the test split when --test is not given.
     #[arg(long, default_value_t = 0.2)]
     pub(crate) test_fraction: f64,
@@ -492,6 +499,15 @@ pub(crate) struct AugmentArgs {
     /// Threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(precision: PrecisionArg) -> Self {
+        match precision {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Bf16 => Precision::Bf16,
+        }
+    }
 }
 
 pub(crate) fn default_threads() -> usize {

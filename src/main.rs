@@ -132,6 +132,10 @@ fn init_threads(threads: Option<usize>) {
     let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
 }
 
+fn unknown_preset(name: &str) -> anyhow::Error {
+    anyhow::anyhow!("unknown --preset {name}; the presets are: {}", train::presets::NAMES.join(", "))
+}
+
 fn run_augment(args: &AugmentArgs) -> anyhow::Result<()> {
     init_threads(args.threads);
     if args.steps.is_none() && args.time.is_none() {
@@ -144,6 +148,11 @@ fn run_augment(args: &AugmentArgs) -> anyhow::Result<()> {
         None => augment::split_train_test(&input, &args.label_key, args.test_fraction, args.split_seed)?,
     };
     let mut params = augment::AugmentParams::new(&args.label_key, args.rare.clone());
+    params.train = train::presets::named(&args.preset).ok_or_else(|| unknown_preset(&args.preset))?;
+    params.preset = args.preset.clone();
+    if let Some(precision) = args.precision {
+        params.train.precision = precision.into();
+    }
     params.fractions = args.fractions.clone();
     params.seeds = (0..args.seeds).collect();
     params.n_added = args.add;
@@ -153,6 +162,7 @@ fn run_augment(args: &AugmentArgs) -> anyhow::Result<()> {
     }
     params.train.time_limit_seconds = args.time;
     params.train.threads = args.threads.unwrap_or_else(default_threads);
+    params.train.check()?;
     eprintln!(
         "scgan augment: {} training and {} test cells; {} rare type(s) x {} fractions x {} seeds",
         train.n_cells(), test.n_cells(), params.rare.len(), params.fractions.len(), params.seeds.len()
@@ -177,8 +187,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let mut session = match &args.resume {
         Some(folder) => setup::resume(folder, |params| args.apply(params))?,
         None => {
-            let mut params = train::presets::named(&args.preset)
-                .ok_or_else(|| anyhow::anyhow!("unknown --preset {}; the presets are: {}", args.preset, train::presets::NAMES.join(", ")))?;
+            let mut params = train::presets::named(&args.preset).ok_or_else(|| unknown_preset(&args.preset))?;
             params.seed = args.preprocess.seed;
             args.apply(&mut params);
             let (Some(input), Some(out)) = (&args.input, &args.out) else {

@@ -174,3 +174,65 @@ fn a_small_run_writes_results_summary_and_report() {
     );
     assert!(Path::new(&out.join("figures/f1_CD19__B.png")).exists());
 }
+
+/// `--preset` and `--precision` choose every network's training settings, as in `scgan train`, and each run's
+/// `config.json` records them; an unknown preset is refused before anything is trained.
+#[test]
+fn the_preset_and_precision_reach_every_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("small.h5ad");
+    io::write_h5ad(&small_pbmc(), &input).unwrap();
+    let run = |out: &Path, preset: &str| {
+        common::scgan(&[
+            "augment",
+            input.to_str().unwrap(),
+            "--label-key",
+            "cell_type",
+            "--rare",
+            "CD19+ B",
+            "--fractions",
+            "0.5",
+            "--add",
+            "20",
+            "--seeds",
+            "1",
+            "--steps",
+            "1",
+            "--trees",
+            "5",
+            "--threads",
+            "1",
+            "--preset",
+            preset,
+            "--precision",
+            "f32",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let out = dir.path().join("paper");
+    let output = run(&out, "paper");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut configs = Vec::new();
+    let mut folders = vec![out.join("work")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.file_name().is_some_and(|name| name == "config.json") {
+                configs.push(path);
+            }
+        }
+    }
+    assert!(!configs.is_empty(), "no run folder under {}", out.display());
+    for path in configs {
+        let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(config["preset"], "paper", "{}", path.display());
+        assert_eq!(config["train"]["critic_input"], "normalized", "{}", path.display());
+        assert_eq!(config["train"]["precision"], "f32", "{}", path.display());
+    }
+    let refused = dir.path().join("fast");
+    common::assert_clean_failure(&run(&refused, "fast"), &["unknown --preset fast", "default, paper"]);
+    assert!(!refused.join("work").exists());
+}

@@ -392,6 +392,10 @@ fn network_flags_on_resume() {
         let flag = format!("--generator-learning-rate-ratio={ratio}");
         assert_clean_failure(&resume(&[&flag]), &["--generator-learning-rate-ratio", "must be positive"]);
     }
+    for fraction in ["-0.1", "1", "NaN"] {
+        let flag = format!("--cooldown={fraction}");
+        assert_clean_failure(&resume(&[&flag]), &["--cooldown", "is not in [0, 1)"]);
+    }
     let profiles = resume(&["--critic-thinning", "0.5", "--critic-counts", "profiles"]);
     assert_clean_failure(&profiles, &["--critic-thinning", "shown profiles", "--critic-counts rounded"]);
     assert_eq!(std::fs::read(&checkpoint).unwrap(), kept_checkpoint, "a refused resume changed the checkpoint");

@@ -89,11 +89,13 @@ pub struct AugmentParams {
     /// Training settings of every cscGAN (the budget: `steps`, `time_limit_seconds`; and `threads`). The seed
     /// is replaced by the experiment's seed; validation and periodic checkpoints are turned off.
     pub train: TrainParams,
+    /// The name of the preset `train` started from, recorded in each run's `config.json`.
+    pub preset: String,
 }
 
 impl AugmentParams {
-    /// The defaults: fractions 0.5, 0.1, 0.05, 0.01; seeds 0, 1, 2; 50 components; 500 trees; the paper's
-    /// training settings (which train for 1,000,000 steps: set a budget).
+    /// The defaults: fractions 0.5, 0.1, 0.05, 0.01; seeds 0, 1, 2; 50 components; 500 trees; the default
+    /// preset's training settings (which train for 1,000,000 steps: set a budget).
     pub fn new(label_key: &str, rare: Vec<String>) -> Self {
         AugmentParams {
             label_key: label_key.to_string(),
@@ -105,6 +107,7 @@ impl AugmentParams {
             n_trees: 500,
             min_rare_cells: 5,
             train: train::presets::default(),
+            preset: train::presets::DEFAULT.to_string(),
         }
     }
 }
@@ -475,8 +478,15 @@ impl Run<'_> {
         train_params.checkpoint_every = u64::MAX;
         train_params.log_every = 50;
         let run = folder.join("run");
-        let mut session =
-            setup::start(&input, &ReadOptions::default(), &preprocess, 0.0, train_params.clone(), train::presets::DEFAULT, &run)?;
+        let mut session = setup::start(
+            &input,
+            &ReadOptions::default(),
+            &preprocess,
+            0.0,
+            train_params.clone(),
+            &params.preset,
+            &run,
+        )?;
         let outcome = train::train(
             session.model.as_mut(),
             &session.data,

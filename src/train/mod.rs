@@ -3,18 +3,21 @@
 //! One *step* is the paper's generator iteration: `critic_steps` (5) critic updates, each on a fresh minibatch
 //! of `batch_size` (128) real cells and as many generated ones, then one generator update. The learning rate
 //! decays exponentially, `lr = lr0 * (lr_final / lr0)^(step / decay_steps)` (1e-4 to 1e-5 over 1e6 steps), as
-//! the reference's `exponential_decay`. The trainer owns all randomness (minibatch order, latent vectors,
+//! the reference's `exponential_decay`; `cooldown` can add a linear fall to zero over the end of the budget
+//! ([`schedule`]). The trainer owns all randomness (minibatch order, latent vectors,
 //! interpolation weights, generated labels) and passes it to the model, so the same seed and thread count give
 //! bit-identical weights and a resumed run continues exactly where the checkpoint left it.
 //!
-//! Every `validation_every` steps the [`validation`] figure (MMD on principal components against held-out
-//! validation cells) is computed and logged; the best model by it is what `model.safetensors` holds. Every
+//! Every `validation_every` steps the [`validation`] figures (a kNN classifier's AUROC and the MMD on principal
+//! components against held-out validation cells) are computed and logged; the best model by the AUROC is what
+//! `model.safetensors` holds. Every
 //! `checkpoint_every` steps the full state is saved (see [`run`] for the folder's layout). A NaN or infinite
 //! loss stops training with an error, leaving the last good checkpoint and model as they were.
 
 pub mod data;
 pub mod presets;
 pub mod run;
+mod schedule;
 pub mod setup;
 pub mod validation;
 
@@ -126,6 +129,13 @@ pub struct TrainParams {
     /// time-scale updates (Heusel et al. 2017) give the two networks different rates.
     #[serde(default = "one")]
     pub generator_learning_rate_ratio: f32,
+    /// The last fraction of the budget over which the learning rate falls linearly to zero (0: none, the paper).
+    /// The budget is `steps`, or this session's `time_limit_seconds`, whichever runs out first; a cooldown at the
+    /// end of a constant learning rate, as warmup-stable-decay schedules do, lets a run settle where it is instead
+    /// of stopping mid-stride. With a time budget the rate depends on the clock, so such a run is not reproducible
+    /// step for step.
+    #[serde(default)]
+    pub cooldown: f32,
     /// AMSGrad settings.
     pub optimizer: OptimizerConfig,
     /// What the critic sees of a cell (the paper: the normalised values).
@@ -221,6 +231,7 @@ impl TrainParams {
             learning_rate_final: 1e-5,
             decay_steps: 1_000_000,
             generator_learning_rate_ratio: 1.0,
+            cooldown: 0.0,
             optimizer: OptimizerConfig::default(),
             critic_input: CriticInput::Normalized,
             generator_average: None,
@@ -263,6 +274,9 @@ impl TrainParams {
                  grants its tiles (5.16 or later); this machine has none: use --precision f32",
             ));
         }
+        if !(0.0..1.0).contains(&self.cooldown) {
+            return Err(Error::parameter("--cooldown", format!("fraction {} is not in [0, 1)", self.cooldown)));
+        }
         if let Some(decay) = self.generator_average {
             if !(0.0..1.0).contains(&decay) {
                 return Err(Error::parameter("--generator-average", format!("decay {decay} is not in [0, 1)")));
@@ -298,12 +312,6 @@ impl TrainParams {
             positive("--time", t > 0.0 && t.is_finite())?;
         }
         Ok(())
-    }
-
-    /// The learning rate at `step`.
-    pub fn learning_rate_at(&self, step: u64) -> f32 {
-        let ratio = (self.learning_rate_final / self.learning_rate) as f64;
-        (self.learning_rate as f64 * ratio.powf(step as f64 / self.decay_steps as f64)) as f32
     }
 }
 
@@ -454,7 +462,7 @@ pub fn train(
     let out_of_time = |start: &Instant| params.time_limit_seconds.is_some_and(|t| start.elapsed().as_secs_f64() >= t);
     let mut last_penalty = None;
     while state.step < params.steps && !out_of_time(&start) {
-        let lr = params.learning_rate_at(state.step);
+        let lr = params.learning_rate_at(state.step, start.elapsed().as_secs_f64());
         let mut critic = CriticStats::default();
         for update in 0..params.critic_steps {
             sampler.next_batch(batch, &mut rows);
