@@ -196,8 +196,8 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_name = "RUN", conflicts_with_all = ["input", "out"])]
     pub(crate) resume: Option<PathBuf>,
     /// Settings to start from: `default` (the paper's network, trained with a log-scale critic, a higher learning
-    /// rate and count rounding: more realistic cells per CPU minute, see BENCHMARKS.md) or `paper` (the published
-    /// settings). A resumed run keeps its own.
+    /// rate with a cooldown, count rounding and bf16 products on AMX CPUs: more realistic cells per CPU minute, see
+    /// BENCHMARKS.md) or `paper` (the published settings). A resumed run keeps its own.
     #[arg(long, default_value = "default", conflicts_with = "resume")]
     pub(crate) preset: String,
     /// Network: conditional cscGAN (needs labels) or unconditional scGAN.
@@ -235,7 +235,7 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_name = "RATIO")]
     pub(crate) generator_learning_rate_ratio: Option<f32>,
     /// Over the last FRACTION of the budget (--steps, or --time in this session) the learning rate falls linearly
-    /// to zero (0: none, the paper).
+    /// to zero (default preset: 0.4; paper: 0, none).
     #[arg(long, value_name = "FRACTION")]
     pub(crate) cooldown: Option<f32>,
     /// AMSGrad beta1.
@@ -264,8 +264,8 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_name = "BOOL", hide = true, conflicts_with = "critic_counts")]
     pub(crate) count_sampling: Option<bool>,
     /// The arithmetic of the networks' matrix products: f32, or bf16 values with f32 sums on the AMX tiles of CPUs
-    /// that have them (weights, optimizer and everything else stay f32): 1.5-2x the steps per minute. Both presets:
-    /// f32.
+    /// that have them (weights, optimizer and everything else stay f32): 1.5-2x the steps per minute. Default
+    /// preset: bf16 where the CPU has AMX-BF16, else f32; paper preset: f32.
     #[arg(long, value_enum)]
     pub(crate) precision: Option<PrecisionArg>,
     /// Add learnt per-gene noise before the generator's output ReLU (scale `generator.out.noise_scale`, starting

@@ -3,13 +3,14 @@
 //! `paper` is the published model and hyper-parameters (SPEC.md), exactly. `default` is the paper's network and
 //! WGAN-GP training with the changes that BENCHMARKS.md ("Realism per minute") measured to give more realistic
 //! cells in the same CPU time: the critic sees `ln(1 + x)` of the normalised cells instead of values up to
-//! 20,000, the learning rate starts 3x higher, and the critic sees the generated cells rounded to counts at real
-//! library sizes (`--critic-counts rounded`), as `scgan generate` delivers them. Every setting is recorded in the
-//! run's `config.json`, and each one is a flag of `scgan train`. `--precision bf16` (1.5-2x the steps per minute on
-//! CPUs with AMX-BF16) is not part of it: more realistic in 20 minutes on pbmc, less on mouse_bladder.
+//! 20,000, the learning rate starts 3x higher and falls linearly to zero over the last 40% of the budget
+//! (`--cooldown 0.4`), the critic sees the generated cells rounded to counts at real library sizes
+//! (`--critic-counts rounded`), as `scgan generate` delivers them, and on CPUs with AMX-BF16 the matrix products are
+//! bf16 with f32 sums (`--precision bf16`: 1.5-2x the steps per minute). Every setting is recorded in the run's
+//! `config.json`, and each one is a flag of `scgan train`.
 
 use super::{CriticCounts, TrainParams};
-use crate::model::CriticInput;
+use crate::model::{CriticInput, Precision};
 
 /// The preset used when none is named.
 pub const DEFAULT: &str = "default";
@@ -26,14 +27,16 @@ pub fn named(name: &str) -> Option<TrainParams> {
     }
 }
 
-/// The default settings: the paper's, with the critic on the log scale, a higher learning rate and count
-/// rounding.
+/// The default settings: the paper's, with the critic on the log scale, a higher learning rate with a cooldown at
+/// the end of the budget, count rounding, and bf16 products where the CPU has AMX-BF16 (f32 elsewhere).
 pub fn default() -> TrainParams {
     TrainParams {
         critic_input: CriticInput::Log1p,
         learning_rate: 3e-4,
         learning_rate_final: 3e-5,
+        cooldown: 0.4,
         critic_counts: CriticCounts::Rounded,
+        precision: if crate::engine::bf16_available() { Precision::Bf16 } else { Precision::F32 },
         ..TrainParams::paper()
     }
 }
@@ -41,7 +44,6 @@ pub fn default() -> TrainParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Precision;
 
     #[test]
     fn the_paper_preset_is_the_paper_and_every_name_resolves() {
@@ -54,6 +56,8 @@ mod tests {
         }
         assert!(named("fast").is_none());
         assert_eq!(TrainParams::paper().precision, Precision::F32);
-        assert_eq!(default().precision, Precision::F32);
+        let bf16 = if crate::engine::bf16_available() { Precision::Bf16 } else { Precision::F32 };
+        assert_eq!(default().precision, bf16);
+        assert_eq!(TrainParams::paper().cooldown, 0.0);
     }
 }
