@@ -11,7 +11,9 @@ use common::{demo_data, files_in};
 use scgan::io::tensors::load_tensors;
 
 const CHECKPOINT_EVERY: u64 = 2;
-const STEPS: &str = "40";
+/// Long enough that at least two of the four kills (at most 3.8 s each) come while training runs, even with bf16
+/// products on an idle machine (about 10 steps/s at this size).
+const STEPS: &str = "120";
 
 fn train_command(out: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_scgan"));
