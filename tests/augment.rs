@@ -121,32 +121,21 @@ fn unknown_types_and_too_small_fractions_are_errors_that_say_so() {
     common::assert_clean_failure(&output, &["\"Monocytes\"", "\"CD14+ Monocyte\""]);
 }
 
+/// `scgan augment` on `input` with CD19+ B as the rare type, one thread, into `out`, with `flags` besides.
+fn augment_cd19_b(input: &Path, out: &Path, flags: &[&str]) -> std::process::Output {
+    let (input, out) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let args = ["augment", input, "--label-key", "cell_type", "--rare", "CD19+ B", "--threads", "1", "--out", out];
+    common::scgan(&[&args[..], flags].concat())
+}
+
 #[test]
 fn a_small_run_writes_results_summary_and_report() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("small.h5ad");
     io::write_h5ad(&small_pbmc(), &input).unwrap();
     let out = dir.path().join("augment");
-    let output = common::scgan(&[
-        "augment",
-        input.to_str().unwrap(),
-        "--label-key",
-        "cell_type",
-        "--rare",
-        "CD19+ B",
-        "--fractions",
-        "0.5,0.1",
-        "--seeds",
-        "2",
-        "--steps",
-        "2",
-        "--trees",
-        "10",
-        "--threads",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output =
+        augment_cd19_b(&input, &out, &["--fractions", "0.5,0.1", "--seeds", "2", "--steps", "2", "--trees", "10"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("CD19+ B: augmentation"), "{stdout}");
@@ -183,32 +172,8 @@ fn the_preset_and_precision_reach_every_network() {
     let input = dir.path().join("small.h5ad");
     io::write_h5ad(&small_pbmc(), &input).unwrap();
     let run = |out: &Path, preset: &str| {
-        common::scgan(&[
-            "augment",
-            input.to_str().unwrap(),
-            "--label-key",
-            "cell_type",
-            "--rare",
-            "CD19+ B",
-            "--fractions",
-            "0.5",
-            "--add",
-            "20",
-            "--seeds",
-            "1",
-            "--steps",
-            "1",
-            "--trees",
-            "5",
-            "--threads",
-            "1",
-            "--preset",
-            preset,
-            "--precision",
-            "f32",
-            "--out",
-            out.to_str().unwrap(),
-        ])
+        let flags = ["--fractions", "0.5", "--add", "20", "--seeds", "1", "--steps", "1", "--trees", "5"];
+        augment_cd19_b(&input, out, &[&flags[..], &["--preset", preset, "--precision", "f32"]].concat())
     };
     let out = dir.path().join("paper");
     let output = run(&out, "paper");
