@@ -25,3 +25,6 @@ for config in "--genes 2000 --classes 0" "--genes 16791 --classes 0" "--genes 20
   done
 done
 echo "gemm $(target/release/examples/bench_gemm --threads "$threads")"
+if grep -q amx_bf16 /proc/cpuinfo 2>/dev/null; then
+  echo "gemm-bf16 $(target/release/examples/bench_gemm --threads "$threads" --precision bf16)"
+fi

@@ -201,3 +201,30 @@ fn a_bf16_run_records_its_precision_and_generates_with_or_without_amx() {
         assert!(out.exists());
     }
 }
+
+#[test]
+fn the_benchmark_products_with_a_kept_weight_equal_those_that_pack_it() {
+    // bench_gemm's bound with weights kept is only a bound of the same products if they compute the same thing.
+    if !bf16_available() {
+        eprintln!("skipped: this CPU has no AMX-BF16");
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (m, k, n) = (70, 300, 90);
+    let lhs = faer::Mat::<f32>::from_fn(m, k, |_, _| rng.random::<f32>() - 0.5);
+    let rhs = faer::Mat::<f32>::from_fn(k, n, |_, _| rng.random::<f32>() - 0.5);
+    let weight = scgan::engine::Bf16Weight::new(rhs.as_ref());
+    let mut packed = vec![0.0_f32; m * n];
+    scgan::engine::bf16_gemm(
+        faer::MatMut::from_row_major_slice_mut(&mut packed, m, n),
+        lhs.as_ref(),
+        rhs.as_ref(),
+        faer::Par::Seq,
+    );
+    for _ in 0..2 {
+        let mut kept = vec![f32::NAN; m * n];
+        let dst = faer::MatMut::from_row_major_slice_mut(&mut kept, m, n);
+        scgan::engine::bf16_gemm_weight(dst, lhs.as_ref(), &weight, faer::Par::Seq);
+        assert_eq!(kept, packed);
+    }
+}

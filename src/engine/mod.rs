@@ -115,6 +115,40 @@ pub fn bf16_gemm(dst: faer::MatMut<'_, f32>, lhs: faer::MatRef<'_, f32>, rhs: fa
     amx::gemm(dst, false, lhs, rhs, false, par);
 }
 
+/// A right operand held as a network holds its weights, so that bf16 products with it reuse its packed panels
+/// until it is written, as training's products with weights do ([`bf16_gemm_weight`]). For benchmarks.
+#[doc(hidden)]
+pub struct Bf16Weight {
+    values: ParamSet<f32>,
+    rows: usize,
+    cols: usize,
+}
+
+impl Bf16Weight {
+    /// A copy of `w` in parameter storage.
+    pub fn new(w: faer::MatRef<'_, f32>) -> Self {
+        let (rows, cols) = (w.nrows(), w.ncols());
+        let mut values = ParamSet::new();
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+        values.push("w".into(), vec![rows, cols], params::Init::Zeros, &mut rng);
+        for (i, value) in values.values_mut().iter_mut().enumerate() {
+            *value = w[(i / cols, i % cols)];
+        }
+        Bf16Weight { values, rows, cols }
+    }
+}
+
+/// `dst = lhs w` as [`bf16_gemm`], with `w` packed at its first product only.
+///
+/// # Panics
+/// As [`bf16_gemm`].
+#[doc(hidden)]
+pub fn bf16_gemm_weight(dst: faer::MatMut<'_, f32>, lhs: faer::MatRef<'_, f32>, w: &Bf16Weight, par: Par) {
+    assert!(amx::available(), "this CPU has no AMX-BF16");
+    let rhs = faer::MatRef::from_row_major_slice(w.values.values(), w.rows, w.cols);
+    amx::gemm(dst, false, lhs, rhs, true, par);
+}
+
 use faer::Par;
 use rayon::prelude::*;
 
