@@ -9,14 +9,15 @@ cd "$(dirname "$0")/.."
 threads=${1:-2}
 runs=${2:-3}
 peer=../shared/peers/scgan_torch.py
-cargo build --release --example bench_step --example bench_gemm
+cargo build --release --example bench_gemm
+cargo bench --no-run --bench step
 for config in "--genes 2000 --classes 0" "--genes 16791 --classes 0" "--genes 2000 --classes 10"; do
   steps=20
   [[ $config == *16791* ]] && steps=6
   for run in $(seq "$runs"); do
-    echo "scgan $(target/release/examples/bench_step $config --threads "$threads" --steps $steps)"
+    echo "scgan $(cargo bench -q --bench step -- $config --threads "$threads" --steps $steps)"
     if grep -q amx_bf16 /proc/cpuinfo 2>/dev/null; then
-      echo "scgan-bf16 $(target/release/examples/bench_step $config --threads "$threads" --steps $steps --precision bf16)"
+      echo "scgan-bf16 $(cargo bench -q --bench step -- $config --threads "$threads" --steps $steps --precision bf16)"
     fi
     echo "torch $(python3 $peer $config --threads "$threads" --steps $steps)"
     if grep -q amx_bf16 /proc/cpuinfo 2>/dev/null; then

@@ -1,6 +1,10 @@
 //! Benchmark: training iterations of the CPU engine, comparable with `../shared/peers/scgan_torch.py`.
 //!
-//! `cargo run --release --example bench_step -- --genes 2000 --classes 0 --threads 2 --steps 20`
+//! `cargo bench --bench step` runs issue 5's three sizes on 2 threads: scGAN at G = 2,000 and G = 16,791, cscGAN
+//! at G = 2,000 with 10 classes, with f32 products and, where the CPU has AMX-BF16, with bf16 products (the
+//! default preset's choice there); one JSON line each. Give a size to run only that:
+//! `cargo bench --bench step -- --genes 2000 --classes 0 --threads 2 --steps 20`
+//! (`bench/engine_vs_torch.sh` runs it next to the PyTorch peer).
 //!
 //! One generator step = `--critic-iters` (5) critic updates + 1 generator update, batch `--batch` (128), on
 //! synthetic cells: ~7% nonzero, counts 1 + Poisson(1.5), library-size normalised to 20,000 (as the peer makes
@@ -8,7 +12,7 @@
 //! sizes. `--dense` disables the sparse kernels for the real cells (for comparisons);
 //! `--precision bf16` makes the matrix products bf16 on AMX tiles (`scgan train --precision`);
 //! `--penalty-every K` computes the gradient penalty on one critic update in K (`scgan train --penalty-every`).
-//! Prints one JSON line; run it on an otherwise idle machine.
+//! Run it on an otherwise idle machine. (Sessions 1-12 ran the same code as `examples/bench_step.rs`.)
 
 use std::time::Instant;
 
@@ -22,7 +26,31 @@ use scgan::model::{
 use scgan::train::lazy_penalty_weight;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes `--bench`; unknown arguments are ignored.
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.iter().any(|a| a == "--genes") {
+        println!("{}", run(&args)?);
+        return Ok(());
+    }
+    let mut precisions = vec!["f32"];
+    if scgan::engine::bf16_available() {
+        precisions.push("bf16");
+    }
+    for (genes, classes, steps) in [("2000", "0", "20"), ("16791", "0", "6"), ("2000", "10", "20")] {
+        for precision in &precisions {
+            let mut sized: Vec<String> =
+                ["--genes", genes, "--classes", classes, "--steps", steps, "--precision", precision]
+                    .map(String::from)
+                    .to_vec();
+            sized.extend(args.iter().cloned());
+            println!("{}", run(&sized)?);
+        }
+    }
+    Ok(())
+}
+
+/// One benchmark of one size, as a JSON object.
+fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let num = |name: &str, default: usize| -> anyhow::Result<usize> {
         Ok(flag(name).map(|v| v.parse::<usize>()).transpose()?.unwrap_or(default))
@@ -159,6 +187,5 @@ fn main() -> anyhow::Result<()> {
         "precision": format!("{:?}", config.precision).to_lowercase(),
         "real_rows": if dense { "dense" } else { "sparse when <= 30% nonzero" },
     });
-    println!("{out}");
-    Ok(())
+    Ok(out)
 }
