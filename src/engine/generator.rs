@@ -29,7 +29,7 @@ use crate::model::{CountDraw, CriticInput, ModelConfig};
 /// A seed from the bits of one cell's latent vector: the cell's output noise is a function of its latent vector,
 /// so that generation stays a function of `(z, labels)` and the trainer keeps owning every random draw.
 fn latent_hash<T: Scalar>(z: &[T]) -> u64 {
-    z.iter().fold(0x6e6f_6973_65u64, |h, v| {
+    z.iter().fold(0x006e_6f69_7365_u64, |h, v| {
         let bits = v.to_f64().to_bits();
         (h ^ bits).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
     })

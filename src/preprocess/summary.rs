@@ -45,6 +45,9 @@ impl Quantiles {
     }
 }
 
+/// An obs column: name, kind, and for categorical columns the cells per category (largest first).
+pub type ObsColumnSummary = (String, String, Vec<(String, usize)>);
+
 /// A summary of a count matrix.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Summary {
@@ -62,8 +65,8 @@ pub struct Summary {
     pub library_size: Quantiles,
     /// Genes detected per cell.
     pub genes_per_cell: Quantiles,
-    /// Every obs column: name, kind, and for categorical columns the cells per category (largest first).
-    pub obs_columns: Vec<(String, String, Vec<(String, usize)>)>,
+    /// Every obs column.
+    pub obs_columns: Vec<ObsColumnSummary>,
     /// Layers other than X.
     pub layers: Vec<String>,
 }
