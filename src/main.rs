@@ -109,10 +109,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out!("{}", outcome.report);
             out!("prepared data:   {}", outcome.prepared.display());
             out!(
-                "trained cscGAN:  {} steps in {:.0} s ({:.2} steps/s); best validation kNN AUROC {} -> {}",
+                "trained cscGAN:  {} steps in {:.0} s ({:.2} steps/s); {} -> {}",
                 outcome.training.steps, outcome.training.session_seconds,
                 outcome.training.session_steps as f64 / outcome.training.session_seconds.max(1e-9),
-                outcome.training.best.map(|(v, s)| format!("{v:.4} at step {s}")).unwrap_or_else(|| "(none)".into()),
+                outcome.training.kept_summary(),
                 outcome.run.display()
             );
             let total: usize = outcome.generated_per_type.iter().map(|(_, n)| n).sum();
@@ -229,10 +229,10 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     }
     let outcome = outcome?;
     out!(
-        "trained {} steps ({} this session, {:.1} steps/s); best validation kNN AUROC {} -> {}",
+        "trained {} steps ({} this session, {:.1} steps/s); {} -> {}",
         outcome.steps, outcome.session_steps,
         outcome.session_steps as f64 / outcome.session_seconds.max(1e-9),
-        outcome.best.map(|(v, s)| format!("{v:.4} at step {s}")).unwrap_or_else(|| "(none)".into()),
+        outcome.kept_summary(),
         session.run.path.display()
     );
     Ok(())

@@ -127,7 +127,7 @@ impl Generator {
         self.config.train.critic_counts.generated_counts()
     }
 
-    /// Loads the run in `folder` (its `model.safetensors`, the best weights by validation).
+    /// Loads the run in `folder` (its `model.safetensors`, the weights chosen by validation).
     pub fn load(folder: &Path, threads: usize) -> Result<Generator> {
         let run = RunFolder::new(folder);
         if !run.config().exists() {

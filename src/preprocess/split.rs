@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// Fractions of cells held out, per label.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SplitParams {
-    /// Fraction for validation (used during training to pick the best model).
+    /// Fraction for validation (used during training to choose the model kept).
     pub validation: f64,
     /// Fraction for a test set that training never sees.
     pub test: f64,

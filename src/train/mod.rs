@@ -9,8 +9,8 @@
 //! bit-identical weights and a resumed run continues exactly where the checkpoint left it.
 //!
 //! Every `validation_every` steps the [`validation`] figures (a kNN classifier's AUROC and the MMD on principal
-//! components against held-out validation cells) are computed and logged; the best model by the AUROC is what
-//! `model.safetensors` holds. Every
+//! components against held-out validation cells) are computed and logged; `model.safetensors` holds the latest
+//! model whose AUROC is within one standard error of the lowest so far ([`validation::keeps`]). Every
 //! `checkpoint_every` steps the full state is saved (see [`run`] for the folder's layout). A NaN or infinite
 //! loss stops training with an error, leaving the last good checkpoint and model as they were.
 
@@ -335,7 +335,7 @@ pub struct LogEntry {
     pub generator_loss: f32,
     /// The critic's learning rate at this step (the generator's is `--generator-learning-rate-ratio` times it).
     pub learning_rate: f32,
-    /// Validation kNN AUROC (generated vs held-out cells; the saved model is the best by it), on the steps it was
+    /// Validation kNN AUROC (generated vs held-out cells; the saved model is chosen by it), on the steps it was
     /// computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_knn_auroc: Option<f64>,
@@ -353,8 +353,27 @@ pub struct TrainOutcome {
     pub session_steps: u64,
     /// Seconds of this session.
     pub session_seconds: f64,
-    /// The best validation kNN AUROC and its step.
+    /// The lowest validation kNN AUROC and its step.
     pub best: Option<(f64, u64)>,
+    /// The validation kNN AUROC and step of the model kept in `model.safetensors` ([`validation::keeps`]).
+    pub kept: Option<(f64, u64)>,
+}
+
+impl TrainOutcome {
+    /// Which model `model.safetensors` holds, for the user: its step and validation figure, and the lowest figure
+    /// when another step had it.
+    pub fn kept_summary(&self) -> String {
+        match (self.kept, self.best) {
+            (Some((kept, step)), Some((_, best_step))) if step == best_step => {
+                format!("model kept: step {step}, validation kNN AUROC {kept:.4} (the lowest)")
+            }
+            (Some((kept, step)), Some((best, best_step))) => format!(
+                "model kept: step {step}, validation kNN AUROC {kept:.4} (lowest {best:.4} at step {best_step}, \
+                 within its standard error)"
+            ),
+            _ => "model kept: the latest (no validation figure)".to_string(),
+        }
+    }
 }
 
 /// The cells and labels a run trains on.
@@ -560,9 +579,13 @@ pub fn train(
             entry.validation_knn_auroc = Some(score.knn_auroc);
             entry.validation_mmd = Some(score.mmd);
             let auroc = score.knn_auroc;
-            if auroc.is_finite() && state.best_knn_auroc.is_none_or(|(best, _)| auroc < best) {
-                state.best_knn_auroc = Some((auroc, state.step));
+            let lowest = state.best_knn_auroc.map(|(best, _)| best);
+            if validation::keeps(auroc, lowest, validator.n_cells()) {
+                state.kept_knn_auroc = Some((auroc, state.step));
                 save_model(run, generation_model, state.step, Some(auroc))?;
+            }
+            if auroc.is_finite() && lowest.is_none_or(|best| auroc < best) {
+                state.best_knn_auroc = Some((auroc, state.step));
             }
         }
         if state.step.is_multiple_of(params.log_every) || entry.validation_mmd.is_some() || last_step {
@@ -582,6 +605,7 @@ pub fn train(
         session_steps: state.step - session_start_step,
         session_seconds: start.elapsed().as_secs_f64(),
         best: state.best_knn_auroc,
+        kept: state.kept_knn_auroc.or(state.best_knn_auroc),
     })
 }
 

@@ -4,8 +4,8 @@
 //! runs/pbmc/
 //!   config.json              every setting: model, training, preprocessing, input file, scgan version
 //!   data.json                gene names, class names and proportions, real library sizes per class
-//!   model.safetensors        the generator's and critic's trainable parameters, nothing else: the best by
-//!                            the validation figure once there is one, else the latest
+//!   model.safetensors        the generator's and critic's trainable parameters, nothing else: chosen by
+//!                            the validation figure once there is one (`validation::keeps`), else the latest
 //!   model_state.safetensors  batch-norm running statistics of those same weights (metadata `step` ties them)
 //!   log.jsonl                one JSON object per logged step: losses, learning rate, validation figure
 //!   state/checkpoint.safetensors
@@ -113,6 +113,10 @@ pub struct LoopState {
     /// Best validation kNN AUROC so far and its step. (Checkpoints of scgan 0.x before it had a `best` MMD
     /// instead, which is ignored: a resumed old run chooses its best model anew.)
     pub best_knn_auroc: Option<(f64, u64)>,
+    /// Validation kNN AUROC and step of the model in `model.safetensors` (checkpoints of scgan before Session 13
+    /// kept the lowest figure's model and have none: it is that one).
+    #[serde(default)]
+    pub kept_knn_auroc: Option<(f64, u64)>,
 }
 
 /// The `format` tag of checkpoints this version writes and reads.
