@@ -42,7 +42,8 @@ fn main() -> anyhow::Result<()> {
                 ["--genes", genes, "--classes", classes, "--steps", steps, "--precision", precision]
                     .map(String::from)
                     .to_vec();
-            sized.extend(args.iter().cloned());
+            // the user's flags first: the first occurrence of a flag counts
+            sized.splice(0..0, args.iter().cloned());
             println!("{}", run(&sized)?);
         }
     }

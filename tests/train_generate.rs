@@ -83,6 +83,7 @@ fn train_then_generate_counts_of_chosen_types() {
     let data: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
     let n_validation = data["n_validation"].as_u64().unwrap() as usize;
+    let n_validation = n_validation.min(scgan::train::validation::MAX_VALIDATION_CELLS);
     let (mut kept, mut lowest) = (None, None::<f64>);
     for &(step, auroc) in &validations {
         if scgan::train::validation::keeps(auroc, lowest, n_validation) {

@@ -579,13 +579,9 @@ pub fn train(
             entry.validation_knn_auroc = Some(score.knn_auroc);
             entry.validation_mmd = Some(score.mmd);
             let auroc = score.knn_auroc;
-            let lowest = state.best_knn_auroc.map(|(best, _)| best);
-            if validation::keeps(auroc, lowest, validator.n_cells()) {
-                state.kept_knn_auroc = Some((auroc, state.step));
+            let (lowest, kept) = (&mut state.best_knn_auroc, &mut state.kept_knn_auroc);
+            if validation::record(lowest, kept, auroc, state.step, validator.n_cells()) {
                 save_model(run, generation_model, state.step, Some(auroc))?;
-            }
-            if auroc.is_finite() && lowest.is_none_or(|best| auroc < best) {
-                state.best_knn_auroc = Some((auroc, state.step));
             }
         }
         if state.step.is_multiple_of(params.log_every) || entry.validation_mmd.is_some() || last_step {
