@@ -84,18 +84,16 @@ fn train_then_generate_counts_of_chosen_types() {
         serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
     let n_validation = data["n_validation"].as_u64().unwrap() as usize;
     let n_validation = n_validation.min(scgan::train::validation::MAX_VALIDATION_CELLS);
-    let (mut kept, mut lowest) = (None, None::<f64>);
+    // The same bookkeeping training does, replayed on the log (its unit test checks the rule itself).
+    let (mut lowest, mut kept) = (None, None);
     for &(step, auroc) in &validations {
-        if scgan::train::validation::keeps(auroc, lowest, n_validation) {
-            kept = Some((step, auroc));
-        }
-        lowest = Some(lowest.map_or(auroc, |l| l.min(auroc)));
+        scgan::train::validation::record(&mut lowest, &mut kept, auroc, step, n_validation);
     }
-    let kept = kept.unwrap();
+    let (kept_auroc, kept_step) = kept.unwrap();
     let (_, metadata) = load_tensors(&run.join("model.safetensors")).unwrap();
-    assert_eq!(metadata["step"], kept.0.to_string());
+    assert_eq!(metadata["step"], kept_step.to_string());
     // (serde_json's default float parsing may be one unit in the last place off)
-    assert!((metadata["validation_knn_auroc"].parse::<f64>().unwrap() - kept.1).abs() < 1e-12);
+    assert!((metadata["validation_knn_auroc"].parse::<f64>().unwrap() - kept_auroc).abs() < 1e-12);
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["preset"], "default");

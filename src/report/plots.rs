@@ -12,8 +12,8 @@
 //! `training.png` draws the run's `log.jsonl` ([`crate::train::LogEntry`]) over the generator steps: the
 //! critic loss, the Wasserstein estimate (mean critic score of real minus generated cells: it shrinks as
 //! the generator improves), the generator loss, the validation kNN AUROC (lower is better; the saved model is
-//! chosen by it), the validation MMD² and the learning rate. Raw values are drawn light and a running mean dark; y axes span the 1st-99th
-//! percentiles, so that the first steps' transients do not flatten the rest.
+//! chosen by it), the validation MMD² and the learning rate. Raw values are drawn light and a running mean dark;
+//! y axes span the 1st-99th percentiles, so that the first steps' transients do not flatten the rest.
 
 use std::path::Path;
 
@@ -170,8 +170,9 @@ pub(crate) fn training_section(run: &Path) -> Result<Section> {
         intro: "The run's log.jsonl over the generator steps: critic loss, Wasserstein estimate (mean critic \
                 score of real minus generated cells; it shrinks as the generator improves), generator loss, the \
                 validation kNN AUROC of held-out vs generated cells (0.5: indistinguishable; the saved model is the \
-                latest within one standard error of its lowest), the validation MMD² (lower is better) and the learning rate. Light: \
-                every logged step; dark: running mean. The y axes span the 1st-99th percentiles."
+                latest within one standard error of its lowest), the validation MMD² (lower is better) and the \
+                learning rate. Light: every logged step; dark: running mean. The y axes span the 1st-99th \
+                percentiles."
             .to_string(),
         figures: Vec::new(),
         notes: Vec::new(),

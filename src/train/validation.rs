@@ -6,9 +6,9 @@
 //!
 //! - the **kNN AUROC** (k = 15, 5-fold, as in the evaluator) of telling validation cells from as many generated
 //!   ones, averaged over [`GENERATED_SETS`] generated sets: an estimate of the evaluator's classifier figures on
-//!   the test split, 0.5 when indistinguishable. The saved model is chosen by it ([`keeps`]). It replaced the MMD as the
-//!   selection figure because the MMD of 302 validation cells reached its noise floor (~0) after about 1,500 steps
-//!   on pbmc_facs_2k while the test RF AUROC was still 0.8 and falling (BENCHMARKS.md);
+//!   the test split, 0.5 when indistinguishable. The saved model is chosen by it ([`keeps`]). It replaced the MMD
+//!   as the selection figure because the MMD of 302 validation cells reached its noise floor (~0) after about
+//!   1,500 steps on pbmc_facs_2k while the test RF AUROC was still 0.8 and falling (BENCHMARKS.md);
 //! - the unbiased **MMD²** with the multi-bandwidth Gaussian kernel, logged beside it.
 //!
 //! The generated cells are compared as `scgan generate` delivers them by default
