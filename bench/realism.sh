@@ -5,7 +5,7 @@
 #   bench/realism.sh RUN DATA_PREFIX [COUNTS] [SEED]
 #   e.g. bench/realism.sh runs/q ../shared/data/pbmc_facs_2k rescale 0
 #   (COUNTS: trained, the default: what `scgan generate` makes for the run; or detected, rescale, multinomial,
-#    rounded-poisson, normalized)
+#    rounded-poisson, normalized; COUNT_NOISE=F in the environment passes `--count-noise F` to `scgan generate`)
 #
 # Prints one line: run, counts, RF AUROC, kNN AUROC, MMD ratio, SCC of gene means, KS library size, worst type.
 set -euo pipefail
@@ -22,7 +22,8 @@ fi
 SCGAN=${SCGAN:-target/release/scgan}
 LABEL=${LABEL:-cell_type}
 THREADS=${THREADS:-2}
-OUT=$RUN/realism-$COUNTS-$SEED
+NOISE_FLAG=(); OUT=$RUN/realism-$COUNTS-$SEED
+if [ -n "${COUNT_NOISE:-}" ]; then NOISE_FLAG=(--count-noise "$COUNT_NOISE"); OUT=$RUN/realism-$COUNTS-noise$COUNT_NOISE-$SEED; fi
 mkdir -p "$OUT"
 mapfile -t TYPES < <(python3 - "$DATA.test.h5ad" "$LABEL" <<'PY'
 import sys, anndata
@@ -32,10 +33,10 @@ for name, n in obs[sys.argv[2]].value_counts().items():
         print(f"--cell-type={name}={n}")
 PY
 )
-"$SCGAN" generate "$RUN" "${TYPES[@]}" $( [ "$COUNTS" = normalized ] && echo --normalized-only || echo --counts $COUNTS) --seed "$SEED" --threads "$THREADS" --out "$OUT/generated.h5ad" > /dev/null
+"$SCGAN" generate "$RUN" "${TYPES[@]}" $( [ "$COUNTS" = normalized ] && echo --normalized-only || echo --counts $COUNTS) "${NOISE_FLAG[@]}" --seed "$SEED" --threads "$THREADS" --out "$OUT/generated.h5ad" > /dev/null
 "$SCGAN" evaluate --real "$DATA.test.h5ad" --generated "$OUT/generated.h5ad" --reference "$DATA.train.h5ad" \
     --label-key "$LABEL" --run "$RUN" --threads "$THREADS" --out "$OUT/report" > /dev/null
-python3 - "$OUT/report/metrics.json" "$RUN" "$COUNTS" <<'PY'
+python3 - "$OUT/report/metrics.json" "$RUN" "$COUNTS${COUNT_NOISE:+ noise $COUNT_NOISE}" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
 m = m.get("evaluation", m)

@@ -410,6 +410,10 @@ pub(crate) struct GenerateArgs {
     /// after `rounded` (the default preset), `rounded-poisson` after `rounded-poisson`, else `detected`).
     #[arg(long, value_enum, conflicts_with = "normalized_only")]
     pub(crate) counts: Option<CountsArg>,
+    /// With rescaled counts, the fraction of each expected count drawn as Poisson (0: plain rescaling; 1:
+    /// Poisson counts). Default: the run's own, chosen in training on validation cells (0 for older runs).
+    #[arg(long, value_name = "FRACTION", conflicts_with = "normalized_only")]
+    pub(crate) count_noise: Option<f64>,
     /// Threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,

@@ -120,6 +120,7 @@ pub fn run(params: &DemoParams, progress: Progress<'_>) -> Result<DemoOutcome> {
             cells: CellCounts::PerType(cells),
             seed,
             counts: generator.trained_counts(),
+            count_noise: None,
             threads: params.threads,
         })
     };

@@ -66,7 +66,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (false, Some(CountsArg::Detected)) => CountSampling::Detected,
                 (false, Some(CountsArg::RoundedPoisson)) => CountSampling::RoundedPoisson,
             };
-            let params = GenerateParams { cells, seed: args.seed, counts, threads: args.threads.unwrap_or_else(default_threads) };
+            let threads = args.threads.unwrap_or_else(default_threads);
+            let params = GenerateParams { cells, seed: args.seed, counts, count_noise: args.count_noise, threads };
             let cells = generator.generate(&params)?;
             io::write_h5ad(&cells, &args.out)?;
             out!("generated {} cells x {} genes (model step {}) -> {}", cells.n_cells(), cells.n_genes(), generator.step, args.out.display());

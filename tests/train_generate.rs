@@ -156,6 +156,61 @@ fn train_then_generate_counts_of_chosen_types() {
     assert!(!dir.path().join("x.h5ad").exists());
 }
 
+/// Training compares rescaled counts at every count noise on the validation cells, logs the chosen one, saves
+/// the kept model's with it, and `scgan generate` uses it unless told otherwise; a noise that is not a fraction, or
+/// one with counts other than rescaled, is refused before anything is written.
+#[test]
+fn count_noise_is_chosen_on_validation_cells_and_generation_uses_it() {
+    use scgan::train::validation::COUNT_NOISE_CHOICES;
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    ok(train(&run, &["--steps", "20"]));
+    let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
+    let chosen: HashMap<u64, f64> = log
+        .lines()
+        .filter_map(|line| {
+            let entry = serde_json::from_str::<serde_json::Value>(line).ok()?;
+            Some((entry["step"].as_u64()?, entry["validation_count_noise"].as_f64()?))
+        })
+        .collect();
+    assert_eq!(chosen.len(), 2, "{log}");
+    assert!(chosen.values().all(|noise| COUNT_NOISE_CHOICES.contains(noise)), "{log}");
+    let (_, metadata) = load_tensors(&run.join("model.safetensors")).unwrap();
+    let step: u64 = metadata["step"].parse().unwrap();
+    let saved: f64 = metadata["count_noise"].parse().unwrap();
+    assert_eq!(saved, chosen[&step], "the kept model's noise is its own validation's");
+
+    let generate = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec!["generate", run.to_str().unwrap(), "--n", "50", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        (scgan(&args), out)
+    };
+    let noise_of = |out: &Path| {
+        let generated = io::read(out, &Default::default()).unwrap();
+        assert!(generated.x.data().iter().all(|v| v.fract() == 0.0 && *v > 0.0), "X must be integer counts");
+        generated.uns["scgan"]["generated"]["count_noise"].as_f64().unwrap()
+    };
+    let (output, out) = generate("default.h5ad", &[]);
+    ok(output);
+    assert_eq!(noise_of(&out), saved, "the default preset's counts are rescaled at the run's noise");
+    let (output, out) = generate("poisson.h5ad", &["--count-noise", "1"]);
+    ok(output);
+    assert_eq!(noise_of(&out), 1.0);
+    let (output, out) = generate("multinomial.h5ad", &["--counts", "multinomial"]);
+    ok(output);
+    assert_eq!(noise_of(&out), 0.0, "multinomial counts have no count noise");
+    for (name, extra, needles) in [
+        ("over.h5ad", &["--count-noise", "1.5"][..], &["--count-noise", "1.5 is not a fraction in [0, 1]"][..]),
+        ("nan.h5ad", &["--count-noise", "NaN"], &["--count-noise", "not a fraction"]),
+        ("other.h5ad", &["--counts", "detected", "--count-noise", "0.5"], &["--count-noise", "rescaled counts only"]),
+    ] {
+        let (output, out) = generate(name, extra);
+        assert_clean_failure(&output, needles);
+        assert!(!out.exists(), "{name} written");
+    }
+}
+
 /// The budget grows on resume here (10 steps, then 20), which would restart a cooldown (its schedule follows the
 /// budget), so these runs use none; tests/kill_resume.rs resumes within one budget with the default's cooldown.
 #[test]

@@ -500,6 +500,7 @@ impl Run<'_> {
             cells: CellCounts::PerType(vec![(self.rare.to_string(), self.n_added)]),
             seed: self.seed,
             counts: generator.trained_counts(),
+            count_noise: None,
             threads: train_params.threads,
         })?;
         if generated.var_names() != downsampled.var_names() {

@@ -342,6 +342,10 @@ pub struct LogEntry {
     /// Validation MMD² on principal components, on the steps it was computed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_mmd: Option<f64>,
+    /// The count noise the two validation figures are at: the one of [`validation::COUNT_NOISE_CHOICES`] with the
+    /// lowest kNN AUROC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_count_noise: Option<f64>,
 }
 
 /// What [`train`] reports when it stops.
@@ -357,13 +361,15 @@ pub struct TrainOutcome {
     pub best: Option<(f64, u64)>,
     /// The validation kNN AUROC and step of the model kept in `model.safetensors` ([`validation::keeps`]).
     pub kept: Option<(f64, u64)>,
+    /// The count noise chosen with the kept model, if it was validated at one.
+    pub kept_count_noise: Option<f64>,
 }
 
 impl TrainOutcome {
-    /// Which model `model.safetensors` holds, for the user: its step and validation figure, and the lowest figure
-    /// when another step had it.
+    /// Which model `model.safetensors` holds, for the user: its step and validation figure, the lowest figure
+    /// when another step had it, and the count noise chosen with it when there is one.
     pub fn kept_summary(&self) -> String {
-        match (self.kept, self.best) {
+        let model = match (self.kept, self.best) {
             (Some((kept, step)), Some((_, best_step))) if step == best_step => {
                 format!("model kept: step {step}, validation kNN AUROC {kept:.4} (the lowest)")
             }
@@ -372,6 +378,13 @@ impl TrainOutcome {
                  within its standard error)"
             ),
             _ => "model kept: the latest (no validation figure)".to_string(),
+        };
+        match self.kept_count_noise {
+            Some(noise) if noise > 0.0 => format!(
+                "{model}; counts with {:.0}% of each expected count drawn as Poisson (chosen on validation cells)",
+                noise * 100.0
+            ),
+            _ => model,
         }
     }
 }
@@ -539,6 +552,7 @@ pub fn train(
             learning_rate: lr,
             validation_knn_auroc: None,
             validation_mmd: None,
+            validation_count_noise: None,
         };
         if !critic.loss.is_finite() || !generator_loss.is_finite() {
             write_log(&mut log, run, &entry)?;
@@ -578,10 +592,12 @@ pub fn train(
             let score = validator.score(generation_model);
             entry.validation_knn_auroc = Some(score.knn_auroc);
             entry.validation_mmd = Some(score.mmd);
+            entry.validation_count_noise = Some(score.count_noise);
             let auroc = score.knn_auroc;
             let (lowest, kept) = (&mut state.best_knn_auroc, &mut state.kept_knn_auroc);
             if validation::record(lowest, kept, auroc, state.step, validator.n_cells()) {
-                save_model(run, generation_model, state.step, Some(auroc))?;
+                state.kept_count_noise = Some(score.count_noise);
+                save_model(run, generation_model, state.step, Some(score))?;
             }
         }
         if state.step.is_multiple_of(params.log_every) || entry.validation_mmd.is_some() || last_step {
@@ -602,6 +618,7 @@ pub fn train(
         session_seconds: start.elapsed().as_secs_f64(),
         best: state.best_knn_auroc,
         kept: state.kept_knn_auroc.or(state.best_knn_auroc),
+        kept_count_noise: state.kept_count_noise,
     })
 }
 

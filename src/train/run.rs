@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::validation::ValidationScore;
 use crate::error::{Error, Result};
 use crate::io::tensors::{load_tensors, save_tensors};
 use crate::io::write_atomically;
@@ -117,6 +118,10 @@ pub struct LoopState {
     /// kept the lowest figure's model and have none: it is that one).
     #[serde(default)]
     pub kept_knn_auroc: Option<(f64, u64)>,
+    /// The count noise chosen with the kept model ([`super::validation::COUNT_NOISE_CHOICES`]; absent in older
+    /// checkpoints, whose kept model has none).
+    #[serde(default)]
+    pub kept_count_noise: Option<f64>,
 }
 
 /// The `format` tag of checkpoints this version writes and reads.
@@ -178,15 +183,22 @@ pub fn load_checkpoint(run: &RunFolder, model: &mut dyn GanBackend) -> Result<Lo
 }
 
 /// Saves the weights generation uses: `model.safetensors` (trainable parameters only) and
-/// `model_state.safetensors` (batch-norm running statistics), both tagged with `step`.
-pub fn save_model(run: &RunFolder, model: &dyn GanBackend, step: u64, validation: Option<f64>) -> Result<()> {
+/// `model_state.safetensors` (batch-norm running statistics), both tagged with `step` and, when the model was
+/// validated, its validation figure and the count noise chosen with it.
+pub fn save_model(
+    run: &RunFolder,
+    model: &dyn GanBackend,
+    step: u64,
+    validation: Option<ValidationScore>,
+) -> Result<()> {
     let mut metadata = HashMap::from([
         ("format".to_string(), MODEL_FORMAT.to_string()),
         ("scgan_version".to_string(), crate::VERSION.to_string()),
         ("step".to_string(), step.to_string()),
     ]);
     if let Some(score) = validation {
-        metadata.insert("validation_knn_auroc".to_string(), format!("{score}"));
+        metadata.insert("validation_knn_auroc".to_string(), format!("{}", score.knn_auroc));
+        metadata.insert(COUNT_NOISE_KEY.to_string(), format!("{}", score.count_noise));
     }
     let running: Vec<NamedTensor> = model.state().into_iter().filter(|t| t.name.contains("running_")).collect();
     // Statistics first: a kill between the two writes leaves a step mismatch that loading reports, never a
@@ -195,8 +207,21 @@ pub fn save_model(run: &RunFolder, model: &dyn GanBackend, step: u64, validation
     save_tensors(&run.model(), &model.parameters(), &metadata)
 }
 
-/// Loads `model.safetensors` and `model_state.safetensors` into `model`; returns the step they come from.
-pub fn load_model(run: &RunFolder, model: &mut dyn GanBackend) -> Result<u64> {
+/// The metadata key of the count noise chosen on validation cells ([`crate::generate::CountSampling::Rescale`]).
+const COUNT_NOISE_KEY: &str = "count_noise";
+
+/// What `model.safetensors` says of the weights it holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SavedModel {
+    /// The training step they come from.
+    pub step: u64,
+    /// The count noise chosen for them on validation cells (0 when none was: runs without validation cells, and
+    /// runs trained before the choice existed).
+    pub count_noise: f64,
+}
+
+/// Loads `model.safetensors` and `model_state.safetensors` into `model`.
+pub fn load_model(run: &RunFolder, model: &mut dyn GanBackend) -> Result<SavedModel> {
     let (parameters, metadata) = load_tensors(&run.model())?;
     check_format(&run.model(), &metadata, MODEL_FORMAT)?;
     let (running, state_metadata) = load_tensors(&run.model_state())?;
@@ -229,7 +254,14 @@ pub fn load_model(run: &RunFolder, model: &mut dyn GanBackend) -> Result<u64> {
         }
     }
     model.load_state(&state).map_err(|e| with_path(e, &run.model_state()))?;
-    step.parse().map_err(|_| Error::format(run.model(), "__metadata__.step", "not a step number"))
+    let step = step.parse().map_err(|_| Error::format(run.model(), "__metadata__.step", "not a step number"))?;
+    let count_noise = match metadata.get(COUNT_NOISE_KEY) {
+        None => 0.0,
+        Some(text) => text.parse::<f64>().ok().filter(|noise| (0.0..=1.0).contains(noise)).ok_or_else(|| {
+            Error::format(run.model(), format!("__metadata__.{COUNT_NOISE_KEY}"), "not a fraction in [0, 1]")
+        })?,
+    };
+    Ok(SavedModel { step, count_noise })
 }
 
 fn with_path(error: Error, path: &Path) -> Error {
