@@ -404,7 +404,8 @@ pub(crate) struct GenerateArgs {
     #[arg(long)]
     pub(crate) normalized_only: bool,
     /// How counts are made from a generated profile and a library size drawn from the type's real ones:
-    /// `detected` (rescale, every expressed gene at least one count), `rescale` (scale and round at random),
+    /// `detected` (rescale, every expressed gene at least one count), `rescale` (scale and round at random, with
+    /// the run's count noise: see --count-noise),
     /// `multinomial` (sample L counts from the profile) or `rounded-poisson` (first count rounded, the rest
     /// drawn). Default: what the run was trained for (`multinomial` after `--critic-counts sampled`, `rescale`
     /// after `rounded` (the default preset), `rounded-poisson` after `rounded-poisson`, else `detected`).

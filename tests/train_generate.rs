@@ -200,10 +200,43 @@ fn count_noise_is_chosen_on_validation_cells_and_generation_uses_it() {
     let (output, out) = generate("multinomial.h5ad", &["--counts", "multinomial"]);
     ok(output);
     assert_eq!(noise_of(&out), 0.0, "multinomial counts have no count noise");
+    // The run's saved noise is what generation uses: set it to 0.5 and the default counts are --count-noise 0.5's,
+    // not 0's (a short run may well choose 0, which alone would not show that the metadata is read).
+    let model_file = run.join("model.safetensors");
+    let (parameters, original) = load_tensors(&model_file).unwrap();
+    let with_noise = |value: Option<&str>| {
+        let mut metadata = original.clone();
+        match value {
+            Some(value) => metadata.insert("count_noise".to_string(), value.to_string()),
+            None => metadata.remove("count_noise"),
+        };
+        scgan::io::tensors::save_tensors(&model_file, &parameters, &metadata).unwrap();
+    };
+    with_noise(Some("0.5"));
+    let counts = |out: &Path| io::read(out, &Default::default()).unwrap().x;
+    let (output, saved_half) = generate("saved_half.h5ad", &[]);
+    ok(output);
+    let (output, asked_half) = generate("asked_half.h5ad", &["--count-noise", "0.5"]);
+    ok(output);
+    let (output, asked_none) = generate("asked_none.h5ad", &["--count-noise", "0"]);
+    ok(output);
+    assert_eq!(noise_of(&saved_half), 0.5);
+    assert_eq!(counts(&saved_half), counts(&asked_half));
+    assert_ne!(counts(&saved_half), counts(&asked_none), "50% Poisson noise changed no count");
+    with_noise(None);
+    let (output, older) = generate("older.h5ad", &[]);
+    ok(output);
+    assert_eq!(noise_of(&older), 0.0, "a model saved before the count noise generates without it");
+    with_noise(Some("abc"));
+    let (output, out) = generate("damaged.h5ad", &[]);
+    assert_clean_failure(&output, &["model.safetensors", "__metadata__.count_noise", "'abc'", "not a fraction"]);
+    assert!(!out.exists());
+    with_noise(Some(&original["count_noise"]));
+
     for (name, extra, needles) in [
         ("over.h5ad", &["--count-noise", "1.5"][..], &["--count-noise", "1.5 is not a fraction in [0, 1]"][..]),
         ("nan.h5ad", &["--count-noise", "NaN"], &["--count-noise", "not a fraction"]),
-        ("other.h5ad", &["--counts", "detected", "--count-noise", "0.5"], &["--count-noise", "rescaled counts only"]),
+        ("other.h5ad", &["--counts", "detected", "--count-noise", "0.5"], &["--count-noise", "these are detected"]),
     ] {
         let (output, out) = generate(name, extra);
         assert_clean_failure(&output, needles);

@@ -20,8 +20,8 @@ pub enum CountSampling {
     /// `profile * L / library_size`, each value rounded up or down at random with the probability of its
     /// fraction (so the expected count is the scaled value). The generator learnt normalised *observed* cells,
     /// sampling noise included; multinomial sampling adds a second round of that noise, rescaling does not.
-    /// With a count noise `a` (see [`make_counts`]) the fraction `a` of every value's expected count is a Poisson
-    /// draw instead: for models whose profiles carry less sampling noise than real cells.
+    /// With a count noise `a` (`GenerateParams::count_noise`) the fraction `a` of every value's expected count is
+    /// a Poisson draw instead: for models whose profiles carry less sampling noise than real cells.
     Rescale,
     /// As `Rescale`, but every gene the generator expressed is detected: genes below one count get exactly one and
     /// the rest of the library is shared among the others by rescaling, so the total is still `L`. The
@@ -110,6 +110,7 @@ pub(crate) fn make_counts(
     count_noise: f64,
     seed: u64,
 ) -> CsrMatrix {
+    debug_assert!((0.0..=1.0).contains(&count_noise), "count noise {count_noise}: callers check it");
     match method {
         CountSampling::Multinomial => sample_counts(profiles, library_sizes, seed),
         CountSampling::Rescale => rescale_counts(profiles, library_sizes, total, count_noise, seed),

@@ -183,7 +183,13 @@ impl Generator {
             }
             Some(noise) if noise > 0.0 && params.counts != CountSampling::Rescale => Err(Error::parameter(
                 "--count-noise",
-                "applies to rescaled counts only: give --counts rescale with it, or leave it out",
+                format!(
+                    "applies to rescaled counts only, and these are {}: give --counts rescale with it, or leave it out",
+                    serde_json::to_value(params.counts)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
             )),
             Some(noise) => Ok(noise),
         }

@@ -62,7 +62,8 @@ pub enum CriticCounts {
     #[default]
     Profiles,
     /// The profile rescaled to a library size drawn from real cells of its type and randomly rounded to counts:
-    /// the generator learns profiles that look real once rounded, so generation rescales them the same way.
+    /// the generator learns profiles that look real once rounded, so generation rescales them the same way (with
+    /// the share of Poisson noise validation chose for the model, [`validation::choose_count_noise`]).
     Rounded,
     /// Poisson counts drawn from the profile at a drawn library size: the generator learns expected profiles, so
     /// generation samples counts from them (multinomially, at library sizes drawn at random).
@@ -342,8 +343,8 @@ pub struct LogEntry {
     /// Validation MMD² on principal components, on the steps it was computed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_mmd: Option<f64>,
-    /// The count noise the two validation figures are at: the one of [`validation::COUNT_NOISE_CHOICES`] with the
-    /// lowest kNN AUROC.
+    /// The count noise the two validation figures are at: the one of [`validation::COUNT_NOISE_CHOICES`] that
+    /// [`validation::choose_count_noise`] chose (the least noise within one standard error of the lowest figure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_count_noise: Option<f64>,
 }

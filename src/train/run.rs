@@ -258,7 +258,11 @@ pub fn load_model(run: &RunFolder, model: &mut dyn GanBackend) -> Result<SavedMo
     let count_noise = match metadata.get(COUNT_NOISE_KEY) {
         None => 0.0,
         Some(text) => text.parse::<f64>().ok().filter(|noise| (0.0..=1.0).contains(noise)).ok_or_else(|| {
-            Error::format(run.model(), format!("__metadata__.{COUNT_NOISE_KEY}"), "not a fraction in [0, 1]")
+            Error::format(
+                run.model(),
+                format!("__metadata__.{COUNT_NOISE_KEY}"),
+                format!("is '{text}', not a fraction in [0, 1]"),
+            )
         })?,
     };
     Ok(SavedModel { step, count_noise })

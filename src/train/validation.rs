@@ -13,15 +13,17 @@
 //!
 //! The generated cells are compared as `scgan generate` delivers them by default
 //! ([`super::CriticCounts::generated_counts`]): the generator's profiles made into counts at library sizes drawn
-//! from the training cells of their type, then normalised like the real ones. Rescaled counts are compared at
-//! every count noise of [`COUNT_NOISE_CHOICES`] (the fraction of each expected count drawn as Poisson,
-//! [`crate::generate::CountSampling::Rescale`]), from the same profiles and library sizes, and the figure is the
-//! one of the noise [`choose_count_noise`] chooses: that noise is saved with the model and `scgan generate` uses it. How much sampling noise a
-//! generator leaves out of its profiles differs between data sets (BENCHMARKS.md, Session 14: none is best on
-//! pbmc_facs_2k, a quarter to a half on mouse_bladder), so it is measured rather than fixed. (Comparing the continuous profiles
-//! instead scored 0.56 on pbmc_facs_2k where the evaluator's kNN AUROC on the delivered counts was 0.68:
-//! the rounding is part of what a user gets.) They use fixed latent vectors, fixed library sizes and rounding
-//! draws, and the validation cells' labels, so successive figures differ only through the model.
+//! from the training cells of their type, then normalised like the real ones. (Comparing the continuous profiles
+//! instead scored 0.56 on pbmc_facs_2k where the evaluator's kNN AUROC on the delivered counts was 0.68: the
+//! rounding is part of what a user gets.) They use fixed latent vectors, fixed library sizes and rounding draws,
+//! and the validation cells' labels, so successive figures differ only through the model.
+//!
+//! Rescaled counts are compared at every count noise of [`COUNT_NOISE_CHOICES`] (the fraction of each expected
+//! count drawn as Poisson, [`crate::generate::CountSampling::Rescale`]), from the same profiles, library sizes and
+//! seed, and the figures are those of the noise [`choose_count_noise`] chooses: that noise is saved with the model
+//! and `scgan generate` uses it. How much sampling noise a generator leaves out of its profiles differs between
+//! data sets (BENCHMARKS.md, Session 14: none on pbmc_facs_2k, a quarter to a half on mouse_bladder), so it is
+//! measured rather than fixed.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -106,7 +108,12 @@ pub fn record(
 /// "Classification and Regression Trees", 1984): the validation figure cannot tell apart levels closer than its
 /// noise, and a needless level does harm on the test split. On pbmc_facs_2k the lowest figure was at 25% once,
 /// by 0.005, and 25% there raised the test MMD² ratio from 1.38 to 1.71 (BENCHMARKS.md, Session 14).
+///
+/// # Panics
+///
+/// If `figures` is empty ([`Validator::score_each_noise`] always gives at least one).
 pub fn choose_count_noise(figures: &[ValidationScore], n_cells: usize) -> ValidationScore {
+    assert!(!figures.is_empty(), "no figures to choose from");
     let lowest = figures.iter().map(|f| f.knn_auroc).fold(f64::INFINITY, f64::min);
     let within = lowest + auroc_standard_error(lowest, n_cells, n_cells);
     figures.iter().copied().find(|f| f.knn_auroc <= within).unwrap_or(figures[0])
@@ -234,7 +241,8 @@ impl Validator {
             let mut rng = ChaCha8Rng::seed_from_u64(set_seed);
             let match_complexity = self.critic_counts.matches_library_size_to_complexity();
             let sizes = draw_library_sizes(&profiles, &classes, &pools, self.library_size, match_complexity, &mut rng);
-            // every noise from the same profiles, library sizes and seed: the figures differ by the noise alone
+            // every noise from the same profiles, library sizes and seed (the rounding's random numbers are not the
+            // same draws once Poisson draws share a row's stream, so the pairing is close, not exact)
             for (k, &noise) in noises.iter().enumerate() {
                 let counts = make_counts(&profiles, &sizes, self.library_size, method, noise, set_seed);
                 let projected = project(&self.pca, &log_normalize(&counts, self.library_size));
@@ -298,6 +306,10 @@ mod tests {
         assert_eq!((bladder.count_noise, bladder.knn_auroc), (0.25, 0.5234));
         let one = choose_count_noise(&figures([0.6, 0.7, 0.7, 0.7, 0.7])[..1], 220);
         assert_eq!(one.count_noise, 0.0);
+        // a NaN figure is never chosen over a finite one; all NaN gives the first (which `keeps` then refuses)
+        let some_nan = choose_count_noise(&figures([f64::NAN, 0.6, f64::NAN, 0.7, 0.7]), 220);
+        assert_eq!(some_nan.count_noise, 0.25);
+        assert_eq!(choose_count_noise(&figures([f64::NAN; 5]), 220).count_noise, 0.0);
     }
 
     #[test]
