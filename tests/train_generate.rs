@@ -41,6 +41,16 @@ fn ok(output: std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).to_string()
 }
 
+/// `(step, value)` of every line of a run's `log.jsonl` that has the number `field`, in order.
+fn logged(log: &str, field: &str) -> Vec<(u64, f64)> {
+    log.lines()
+        .filter_map(|line| {
+            let entry = serde_json::from_str::<serde_json::Value>(line).ok()?;
+            Some((entry["step"].as_u64()?, entry[field].as_f64()?))
+        })
+        .collect()
+}
+
 fn tensors(path: PathBuf) -> Vec<scgan::model::NamedTensor> {
     load_tensors(&path).unwrap().0
 }
@@ -71,13 +81,7 @@ fn train_then_generate_counts_of_chosen_types() {
     assert!(log.lines().count() >= 2 && log.contains("validation_mmd"), "{log}");
     // The saved model is the latest whose validation kNN AUROC (which the log holds beside the MMD) is within one
     // standard error of the lowest so far.
-    let validations: Vec<(u64, f64)> = log
-        .lines()
-        .filter_map(|line| {
-            let entry = serde_json::from_str::<serde_json::Value>(line).ok()?;
-            Some((entry["step"].as_u64()?, entry["validation_knn_auroc"].as_f64()?))
-        })
-        .collect();
+    let validations = logged(&log, "validation_knn_auroc");
     assert_eq!(validations.len(), 2, "{log}");
     assert!(validations.iter().all(|(_, a)| (0.0..=1.0).contains(a)), "{log}");
     let data: serde_json::Value =
@@ -166,13 +170,7 @@ fn count_noise_is_chosen_on_validation_cells_and_generation_uses_it() {
     let run = dir.path().join("run");
     ok(train(&run, &["--steps", "20"]));
     let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
-    let chosen: HashMap<u64, f64> = log
-        .lines()
-        .filter_map(|line| {
-            let entry = serde_json::from_str::<serde_json::Value>(line).ok()?;
-            Some((entry["step"].as_u64()?, entry["validation_count_noise"].as_f64()?))
-        })
-        .collect();
+    let chosen: HashMap<u64, f64> = logged(&log, "validation_count_noise").into_iter().collect();
     assert_eq!(chosen.len(), 2, "{log}");
     assert!(chosen.values().all(|noise| COUNT_NOISE_CHOICES.contains(noise)), "{log}");
     let (_, metadata) = load_tensors(&run.join("model.safetensors")).unwrap();

@@ -250,6 +250,12 @@ pub(crate) fn sample_counts(profiles: &CsrMatrix, library_sizes: &[f64], seed: u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Mean and (population) variance.
+    fn moments(values: &[f64]) -> (f64, f64) {
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        (mean, values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64)
+    }
     #[test]
     fn multinomial_counts_keep_the_library_size_and_follow_the_profile() {
         let profile = CsrMatrix::from_dense(&[10_000.0, 6_000.0, 4_000.0, 0.0, 20_000.0, 0.0, 0.0, 0.0], 4);
@@ -291,8 +297,7 @@ mod tests {
             assert!(counts.data().iter().all(|v| v.fract() == 0.0 && *v >= 0.0));
             for (j, lambda) in [(0, 0.5), (1, 8.0), (2, 40.0)] {
                 let values: Vec<f64> = (0..n).map(|i| counts.get(i, j) as f64).collect();
-                let mean = values.iter().sum::<f64>() / n as f64;
-                let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+                let (mean, variance) = moments(&values);
                 let rest = (1.0 - noise) * lambda;
                 let rounding = (rest - rest.floor()) * (1.0 - (rest - rest.floor()));
                 let expected = noise * lambda + rounding;
@@ -316,17 +321,13 @@ mod tests {
         let counts = rounded_poisson_counts(&stacked, &vec![1_000.0; n], 20_000.0, 5);
         assert!(counts.data().iter().all(|v| v.fract() == 0.0 && *v >= 0.0));
         let column = |j: usize| (0..n).map(|i| counts.get(i, j) as f64).collect::<Vec<_>>();
-        let moments = |values: Vec<f64>| {
-            let mean = values.iter().sum::<f64>() / n as f64;
-            (mean, values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64)
-        };
         let low = column(0);
         assert!(low.iter().all(|&k| k <= 1.0), "a value below one count is rounded");
-        assert!((moments(low).0 - 0.3).abs() < 0.015);
+        assert!((moments(&low).0 - 0.3).abs() < 0.015);
         for (j, lambda) in [(1, 3.0), (2, 30.0)] {
             let values = column(j);
             assert!(values.iter().all(|&k| k >= 1.0), "the first count is certain above one count");
-            let (mean, variance) = moments(values);
+            let (mean, variance) = moments(&values);
             assert!((mean - lambda).abs() < 5.0 * (lambda / n as f64).sqrt(), "mean {mean} for {lambda}");
             assert!((variance / (lambda - 1.0) - 1.0).abs() < 0.06, "variance {variance} for {lambda}");
         }
