@@ -249,6 +249,11 @@ fn scientific(v: f64, digits: usize) -> String {
 /// significant digits as tell the ticks apart.
 pub(crate) fn tick_within(v: f64, range: f64) -> String {
     let a = v.abs();
+    // a value a billionth of the axis from zero is zero on it (a learning rate that fell to zero in floating point
+    // ends at -1.4e-20, which would otherwise be labelled so)
+    if range > 0.0 && a < range * 1e-9 {
+        return "0".to_string();
+    }
     // short labels are enough when they tell apart values a tick apart (an axis has about six)
     if a == 0.0 || range <= 0.0 || tick(v) != tick(v + range / 6.0) {
         return tick(v);
@@ -324,5 +329,7 @@ mod tests {
         assert_eq!(tick_within(0.25, 1.0), "0.25");
         // a validation MMD between 0.00820 and 0.00835: "0.0083" for every tick would not do
         assert_ne!(tick_within(0.00830, 1.7e-5), tick_within(0.00833, 1.7e-5));
+        // rounding noise at zero reads as zero
+        assert_eq!(tick_within(-1.36e-20, 3e-4), "0");
     }
 }
