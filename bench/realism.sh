@@ -36,14 +36,17 @@ PY
 "$SCGAN" generate "$RUN" "${TYPES[@]}" $( [ "$COUNTS" = normalized ] && echo --normalized-only || echo --counts $COUNTS) "${NOISE_FLAG[@]}" --seed "$SEED" --threads "$THREADS" --out "$OUT/generated.h5ad" > /dev/null
 "$SCGAN" evaluate --real "$DATA.test.h5ad" --generated "$OUT/generated.h5ad" --reference "$DATA.train.h5ad" \
     --label-key "$LABEL" --run "$RUN" --threads "$THREADS" --out "$OUT/report" > /dev/null
-python3 - "$OUT/report/metrics.json" "$RUN" "$COUNTS${COUNT_NOISE:+ noise $COUNT_NOISE}" <<'PY'
-import json, sys
+python3 - "$OUT/report/metrics.json" "$RUN" "$COUNTS" "$OUT/generated.h5ad" <<'PY'
+import json, sys, anndata
 m = json.load(open(sys.argv[1]))
+# the count noise the cells were made with: --count-noise's, or the one the run chose on validation cells
+noise = anndata.read_h5ad(sys.argv[4], backed="r").uns.get("scgan", {}).get("generated", {}).get("count_noise")
+label = sys.argv[3] + (f" noise {float(noise):g}" if noise else "")
 m = m.get("evaluation", m)
 g = m["generated"]
 types = {k: v["rf_auroc"]["mean"] for k, v in m["per_type"].items() if v.get("rf_auroc")}
 worst = max(types.items(), key=lambda kv: kv[1]) if types else ("-", float("nan"))
-print(f"{sys.argv[2]}\t{sys.argv[3]}\tRF {g['rf_auroc']['mean']:.3f}\tkNN {g['knn_auroc']['mean']:.3f}"
+print(f"{sys.argv[2]}\t{label}\tRF {g['rf_auroc']['mean']:.3f}\tkNN {g['knn_auroc']['mean']:.3f}"
       f"\tMMDratio {m['mmd_biased_ratio']:.2f}\tSCCmean {g['scc_gene_mean']:.3f}\tKSlib {g['ks_library_size']:.3f}"
       f"\tKSgenes {g['ks_genes_per_cell']:.3f}\tworst {worst[0]} {worst[1]:.3f}")
 PY

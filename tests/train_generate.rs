@@ -256,6 +256,13 @@ fn same_seed_gives_identical_weights_and_resume_continues_exactly() {
     assert_eq!(reference, tensors(again.join("state/checkpoint.safetensors")), "same seed, different state");
     assert_eq!(reference, tensors(resumed.join("state/checkpoint.safetensors")), "resumed run differs");
     assert_eq!(tensors(straight.join("model.safetensors")), tensors(resumed.join("model.safetensors")));
+    // and the kept model's step, validation figure and count noise, which resume carries in the loop state
+    let metadata = |run: &Path| load_tensors(&run.join("model.safetensors")).unwrap().1;
+    let kept = metadata(&straight);
+    for key in ["step", "validation_knn_auroc", "count_noise"] {
+        assert!(kept.contains_key(key), "model.safetensors has no {key}: {kept:?}");
+    }
+    assert_eq!(kept, metadata(&resumed), "the resumed run kept another model, or saved it otherwise");
     let steps = |run: &Path| -> Vec<u64> {
         std::fs::read_to_string(run.join("log.jsonl"))
             .unwrap()

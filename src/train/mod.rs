@@ -4,7 +4,7 @@
 //! of `batch_size` (128) real cells and as many generated ones, then one generator update. The learning rate
 //! decays exponentially, `lr = lr0 * (lr_final / lr0)^(step / decay_steps)` (1e-4 to 1e-5 over 1e6 steps), as
 //! the reference's `exponential_decay`; `cooldown` can add a linear fall to zero over the end of the budget
-//! ([`schedule`]). The trainer owns all randomness (minibatch order, latent vectors,
+//! (the `schedule` module). The trainer owns all randomness (minibatch order, latent vectors,
 //! interpolation weights, generated labels) and passes it to the model, so the same seed and thread count give
 //! bit-identical weights and a resumed run continues exactly where the checkpoint left it.
 //!
@@ -15,13 +15,13 @@
 //! loss stops training with an error, leaving the last good checkpoint and model as they were.
 
 pub mod data;
+mod outcome;
 pub mod presets;
 pub mod run;
 mod schedule;
 pub mod setup;
 pub mod validation;
 
-use std::io::Write;
 use std::time::Instant;
 
 use rand::{RngExt, SeedableRng};
@@ -38,6 +38,9 @@ use crate::model::{
 use data::{CellSet, EpochSampler};
 use run::{save_checkpoint, save_model, LoopState, RunFolder};
 use validation::Validator;
+
+use outcome::write_log;
+pub use outcome::{truncate_log, LogEntry, TrainOutcome};
 
 /// Which network to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,80 +319,6 @@ impl TrainParams {
     }
 }
 
-/// One line of `log.jsonl`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LogEntry {
-    /// Generator steps done.
-    pub step: u64,
-    /// Seconds of training so far.
-    pub seconds: f64,
-    /// Critic loss of the step's last critic update (with `--penalty-every`, the Wasserstein term plus lambda times
-    /// the latest penalty: the loss of an average update, without the jumps of the updates that weigh it K times).
-    pub critic_loss: f32,
-    /// Wasserstein estimate, mean D(real) - mean D(fake).
-    pub wasserstein: f32,
-    /// Gradient penalty (without lambda) of the step's last critic update that computed it (with
-    /// `--penalty-every`, not every update does; none yet in this session: absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gradient_penalty: Option<f32>,
-    /// Generator loss (with `mean_matching`, its term included).
-    pub generator_loss: f32,
-    /// The critic's learning rate at this step (the generator's is `--generator-learning-rate-ratio` times it).
-    pub learning_rate: f32,
-    /// Validation kNN AUROC (generated vs held-out cells; the saved model is chosen by it), on the steps it was
-    /// computed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_knn_auroc: Option<f64>,
-    /// Validation MMD² on principal components, on the steps it was computed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub validation_mmd: Option<f64>,
-    /// The count noise the two validation figures are at: the one of [`validation::COUNT_NOISE_CHOICES`] that
-    /// [`validation::choose_count_noise`] chose (the least noise within one standard error of the lowest figure).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_count_noise: Option<f64>,
-}
-
-/// What [`train`] reports when it stops.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainOutcome {
-    /// Steps done in total.
-    pub steps: u64,
-    /// Steps done in this session.
-    pub session_steps: u64,
-    /// Seconds of this session.
-    pub session_seconds: f64,
-    /// The lowest validation kNN AUROC and its step.
-    pub best: Option<(f64, u64)>,
-    /// The validation kNN AUROC and step of the model kept in `model.safetensors` ([`validation::keeps`]).
-    pub kept: Option<(f64, u64)>,
-    /// The count noise chosen with the kept model, if it was validated at one.
-    pub kept_count_noise: Option<f64>,
-}
-
-impl TrainOutcome {
-    /// Which model `model.safetensors` holds, for the user: its step and validation figure, the lowest figure
-    /// when another step had it, and the count noise chosen with it when there is one.
-    pub fn kept_summary(&self) -> String {
-        let model = match (self.kept, self.best) {
-            (Some((kept, step)), Some((_, best_step))) if step == best_step => {
-                format!("model kept: step {step}, validation kNN AUROC {kept:.4} (the lowest)")
-            }
-            (Some((kept, step)), Some((best, best_step))) => format!(
-                "model kept: step {step}, validation kNN AUROC {kept:.4} (lowest {best:.4} at step {best_step}, \
-                 within its standard error)"
-            ),
-            _ => "model kept: the latest (no validation figure)".to_string(),
-        };
-        match self.kept_count_noise {
-            Some(noise) if noise > 0.0 => format!(
-                "{model}; counts with {:.0}% of each expected count drawn as Poisson (chosen on validation cells)",
-                noise * 100.0
-            ),
-            _ => model,
-        }
-    }
-}
-
 /// The cells and labels a run trains on.
 pub struct TrainingSet {
     /// Training cells.
@@ -634,21 +563,4 @@ fn standing_inputs(latent: usize, proportions: &[f64], conditional: bool, seed: 
         Vec::new()
     };
     (z, labels)
-}
-
-fn write_log(log: &mut std::fs::File, run: &RunFolder, entry: &LogEntry) -> Result<()> {
-    let line = serde_json::to_string(entry).unwrap_or_default();
-    writeln!(log, "{line}").map_err(|e| Error::io(run.log(), e))
-}
-
-/// Drops log lines after `step` (a resumed run redoes those steps).
-pub fn truncate_log(run: &RunFolder, step: u64) -> Result<()> {
-    let path = run.log();
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
-    let kept: String = text
-        .lines()
-        .filter(|line| serde_json::from_str::<LogEntry>(line).is_ok_and(|e| e.step <= step))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    crate::io::write_atomically(&path, |file| file.write_all(kept.as_bytes()))
 }
