@@ -269,7 +269,7 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_enum)]
     pub(crate) precision: Option<PrecisionArg>,
     /// Add learnt per-gene noise before the generator's output ReLU (scale `generator.out.noise_scale`, starting
-    /// at 0), so that which weakly expressed genes a cell shows can vary gene by gene.
+    /// at 0.1), so that which weakly expressed genes a cell shows can vary gene by gene.
     #[arg(long, value_name = "BOOL")]
     pub(crate) output_noise: Option<bool>,
     /// Add a term to the generator's loss that pulls each cell type's mean generated cell towards its mean real

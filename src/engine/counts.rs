@@ -6,14 +6,18 @@
 
 use crate::model::CountDraw;
 
-/// A uniform number in [0, 1) from `(seed, index)` (SplitMix64's finaliser): the rounding's randomness, the
-/// same for any thread count and cheap enough for one draw per generated value.
-pub(super) fn uniform(seed: u64, index: u64) -> f64 {
+/// A random 64-bit word from `(seed, index)` (SplitMix64's finaliser): the same for any thread count and cheap
+/// enough for one draw per generated value.
+pub(super) fn hash(seed: u64, index: u64) -> u64 {
     let mut z = seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+    z ^ (z >> 31)
+}
+
+/// A uniform number in [0, 1) from `(seed, index)`: the rounding's randomness.
+pub(super) fn uniform(seed: u64, index: u64) -> f64 {
+    (hash(seed, index) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Mixed into the seed for the second uniform number of a normal approximation.
@@ -74,7 +78,7 @@ pub(crate) fn binomial(n: f64, p: f64, seed: u64, index: u64) -> f64 {
 }
 
 /// A standard normal number from two uniform numbers in [0, 1) (the cosine half of Box-Muller).
-pub(super) fn box_muller(u: f64, v: f64) -> f64 {
+fn box_muller(u: f64, v: f64) -> f64 {
     (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 

@@ -45,6 +45,8 @@ pub(crate) enum Init {
     Zeros,
     /// All ones (batch-norm gamma).
     Ones,
+    /// Every value the same constant.
+    Constant(f64),
     /// Glorot / Xavier uniform: U(-l, l) with `l = sqrt(6 / (fan_in + fan_out))`.
     Glorot { fan_in: usize, fan_out: usize },
     /// TensorFlow's `variance_scaling_initializer(2.0, 'FAN_AVG')`: a normal with standard deviation
@@ -99,7 +101,7 @@ pub(crate) fn write_stamp(address: usize, bytes: usize) -> Option<u64> {
 
 /// A network's trainable parameters and their gradients, in flat storage.
 ///
-/// Every way to write the values goes through [`stamp_write`], so that copies made from them know they are stale.
+/// Every way to write the values goes through `stamp_write`, so that copies made from them know they are stale.
 #[derive(Debug)]
 pub struct ParamSet<T> {
     entries: Vec<ParamEntry>,
@@ -135,6 +137,7 @@ impl<T: Scalar> ParamSet<T> {
         match init {
             Init::Zeros => self.values.resize(offset + len, T::ZERO),
             Init::Ones => self.values.resize(offset + len, T::ONE),
+            Init::Constant(value) => self.values.resize(offset + len, T::from_f64(value)),
             Init::Glorot { fan_in, fan_out } => {
                 let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
                 self.values.extend((0..len).map(|_| T::from_f64(limit * (2.0 * rng.random::<f64>() - 1.0))));

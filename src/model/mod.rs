@@ -88,7 +88,7 @@ pub struct ModelConfig {
     #[serde(default)]
     pub generator_average: Option<f32>,
     /// Per-gene noise before the generator's output ReLU (`--output-noise`): `y_ij + s_j e_ij` with a learnt scale
-    /// `s_j` (`generator.out.noise_scale`, initially 0) and `e_ij ~ N(0, 1)` drawn from a hash of cell `i`'s
+    /// `s_j` (`generator.out.noise_scale`, initially 0.1) and `e_ij` about `N(0, 1)` drawn from a hash of cell `i`'s
     /// latent vector, as StyleGAN's noise inputs. It lets the generator make the independent, gene-by-gene
     /// randomness of which weakly expressed genes a cell shows, which a 128-dimensional latent vector cannot
     /// (the paper: none).
