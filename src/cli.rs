@@ -272,6 +272,10 @@ pub(crate) struct TrainArgs {
     /// at 0.1), so that which weakly expressed genes a cell shows can vary gene by gene.
     #[arg(long, value_name = "BOOL")]
     pub(crate) output_noise: Option<bool>,
+    /// Draw each generated cell's library size before generating it and give it to the generator (its first
+    /// latent coordinate), so that the profile suits the depth its counts are made at. Needs counts in training.
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) library_input: Option<bool>,
     /// Add a term to the generator's loss that pulls each cell type's mean generated cell towards its mean real
     /// cell (on the critic's scale), with this weight (0: none, the paper).
     #[arg(long, value_name = "WEIGHT")]
@@ -360,6 +364,9 @@ impl TrainArgs {
         }
         if let Some(noise) = self.output_noise {
             params.output_noise = noise;
+        }
+        if let Some(library_input) = self.library_input {
+            params.library_input = library_input;
         }
         if let Some(widths) = &self.generator_layers {
             params.generator_layers = widths.clone();

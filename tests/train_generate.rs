@@ -339,6 +339,48 @@ fn generator_average_is_checkpointed_resumed_and_generated_from() {
     assert!(cells.x.data().iter().all(|v| v.fract() == 0.0 && *v > 0.0));
 }
 
+/// `--library-input true`: recorded, changes training (the generator reads each cell's drawn library size), resumes
+/// exactly, generates deterministically with counts at realistic depths, and is refused where it cannot work (a
+/// critic shown profiles) or would change the network's inputs on resume.
+#[test]
+fn library_input_is_recorded_resumed_exactly_and_generated_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, resumed, plain) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+    let extra = ["--library-input", "true", "--seed", "3", "--cooldown", "0"];
+    ok(train(&straight, &[&["--steps", "20"][..], &extra].concat()));
+    ok(train(&resumed, &[&["--steps", "10"][..], &extra].concat()));
+    ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", "20", "--threads", "1"]));
+    ok(train(&plain, &["--steps", "20", "--seed", "3", "--cooldown", "0"]));
+    let checkpoint = tensors(straight.join("state/checkpoint.safetensors"));
+    assert_eq!(checkpoint, tensors(resumed.join("state/checkpoint.safetensors")), "resumed run differs");
+    assert_ne!(checkpoint, tensors(plain.join("state/checkpoint.safetensors")), "the input changed nothing");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["library_input"], true);
+
+    let generate = |run: &Path, out: &str| {
+        let out = dir.path().join(out);
+        ok(scgan(&["generate", run.to_str().unwrap(), "--n", "200", "--seed", "8", "--out", out.to_str().unwrap()]));
+        io::read(&out, &Default::default()).unwrap()
+    };
+    let (first, again) = (generate(&straight, "g1.h5ad"), generate(&straight, "g2.h5ad"));
+    assert_eq!(first.x, again.x, "same seed, different cells");
+    // counts at the training cells' depths (over the genes kept): as deep as a run without the input makes them
+    let median = |mut sizes: Vec<f64>| {
+        sizes.sort_by(f64::total_cmp);
+        sizes[sizes.len() / 2]
+    };
+    let (with_input, without) = (median(first.x.row_sums()), median(generate(&plain, "g3.h5ad").x.row_sums()));
+    let ratio = with_input / without;
+    assert!(ratio > 1.0 / 1.5 && ratio < 1.5, "median library size {with_input} against {without}");
+
+    let profiles = ["--steps", "2", "--library-input", "true", "--critic-counts", "profiles"];
+    let output = train(&dir.path().join("d"), &profiles);
+    assert_clean_failure(&output, &["--library-input", "profiles"]);
+    let output = scgan(&["train", "--resume", straight.to_str().unwrap(), "--steps", "22", "--library-input", "false"]);
+    assert_clean_failure(&output, &["--library-input"]);
+}
+
 /// A lazy penalty (`--penalty-every 7`, more than the 5 critic updates per step: updates 7 and 14 of the run, in its
 /// steps 2 and 3, are penalised) is recorded, counts its updates over the whole run (a run resumed after 2 steps
 /// equals one run of 4), changes the weights, and logs the latest penalty it computed (none before the first).

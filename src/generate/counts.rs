@@ -50,7 +50,21 @@ pub(crate) fn draw_library_sizes(
     match_complexity: bool,
     rng: &mut ChaCha8Rng,
 ) -> Vec<f64> {
-    let mut library_sizes: Vec<f64> = classes
+    let mut library_sizes = draw_from_pools(classes, pools, total, rng);
+    if !match_complexity {
+        return library_sizes;
+    }
+    for (k, pool) in pools.iter().enumerate() {
+        let cells: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == k).collect();
+        match_library_sizes(profiles, &cells, &mut library_sizes, total, pool);
+    }
+    library_sizes
+}
+
+/// A library size for every cell, drawn at random from its class's real library sizes (`pools[classes[i]]`;
+/// `total` when that pool is empty).
+pub(crate) fn draw_from_pools(classes: &[usize], pools: &[&[f64]], total: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    classes
         .iter()
         .map(|&k| {
             let pool = pools[k];
@@ -60,15 +74,7 @@ pub(crate) fn draw_library_sizes(
                 pool[rng.random_range(0..pool.len())]
             }
         })
-        .collect();
-    if !match_complexity {
-        return library_sizes;
-    }
-    for (k, pool) in pools.iter().enumerate() {
-        let cells: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == k).collect();
-        match_library_sizes(profiles, &cells, &mut library_sizes, total, pool);
-    }
-    library_sizes
+        .collect()
 }
 
 /// Hands the library sizes drawn for `cells` (one type) back out in the order of the cells' complexity, so that

@@ -27,8 +27,10 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 mod counts;
+mod library;
 pub use counts::CountSampling;
-pub(crate) use counts::{draw_library_sizes, make_counts};
+pub(crate) use counts::{draw_from_pools, draw_library_sizes, make_counts};
+pub use library::LibraryInput;
 
 use crate::data::{Column, CountMatrix, CsrMatrix, Frame};
 use crate::engine::CpuGan;
@@ -36,6 +38,9 @@ use crate::error::{Error, Result};
 use crate::model::GanBackend;
 use crate::train::run::{load_model, read_json, DataDescription, RunFolder};
 use crate::train::setup::RunConfig;
+
+/// Mixed into the seed of the library sizes drawn before generating (`--library-input`).
+const LIBRARY_SEED: u64 = 0x11b5_12e5;
 
 /// How many cells of which types to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,12 +235,30 @@ impl Generator {
         let (n_genes, latent) = (config.n_genes, config.latent_dim);
         let conditional = config.n_classes() > 0;
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+        let every_cell = self.description.library_sizes.concat();
+        let pools: Vec<&[f64]> = if conditional {
+            self.description.library_sizes.iter().map(Vec::as_slice).collect()
+        } else {
+            vec![every_cell.as_slice()]
+        };
+        let classes: Vec<usize> = (0..n_cells).map(|i| if conditional { labels[i] as usize } else { 0 }).collect();
+        // A generator that reads its cells' library sizes gets them drawn first (from a stream of their own, so
+        // that the latent vectors are those of a run without it).
+        let library_input = self.config.train.library_input.then(|| {
+            let mut size_rng = ChaCha8Rng::seed_from_u64(params.seed ^ LIBRARY_SEED);
+            let sizes = draw_from_pools(&classes, &pools, config.library_size as f64, &mut size_rng);
+            (LibraryInput::new(&pools), sizes)
+        });
         let batch = 1024;
         let mut profiles: Vec<CsrMatrix> = Vec::new();
         let mut buffer = vec![0f32; batch * n_genes];
         for start in (0..n_cells).step_by(batch) {
             let count = batch.min(n_cells - start);
-            let z: Vec<f32> = (0..count * latent).map(|_| StandardNormal.sample(&mut rng)).collect();
+            let mut z: Vec<f32> = (0..count * latent).map(|_| StandardNormal.sample(&mut rng)).collect();
+            if let Some((input, sizes)) = &library_input {
+                let cells = start..start + count;
+                input.write(&mut z, latent, &classes[cells.clone()], &sizes[cells]);
+            }
             let batch_labels: &[u32] = if conditional { &labels[start..start + count] } else { &[] };
             self.model.generate(&z, batch_labels, &mut buffer[..count * n_genes]);
             profiles.push(CsrMatrix::from_dense(&buffer[..count * n_genes], n_genes));
@@ -245,16 +268,14 @@ impl Generator {
             return Err(Error::invalid_data(&self.run, "model.safetensors", "the model generates non-finite values"));
         }
 
-        let every_cell = self.description.library_sizes.concat();
-        let pools: Vec<&[f64]> = if conditional {
-            self.description.library_sizes.iter().map(Vec::as_slice).collect()
-        } else {
-            vec![every_cell.as_slice()]
+        let library_sizes = match library_input {
+            Some((_, sizes)) => sizes,
+            None => {
+                let match_complexity = self.config.train.critic_counts.matches_library_size_to_complexity();
+                let total = config.library_size as f64;
+                draw_library_sizes(&normalized, &classes, &pools, total, match_complexity, &mut rng)
+            }
         };
-        let classes: Vec<usize> = (0..n_cells).map(|i| if conditional { labels[i] as usize } else { 0 }).collect();
-        let match_complexity = self.config.train.critic_counts.matches_library_size_to_complexity();
-        let library_sizes =
-            draw_library_sizes(&normalized, &classes, &pools, config.library_size as f64, match_complexity, &mut rng);
         let x = match params.counts {
             CountSampling::NormalizedOnly => normalized.clone(),
             counts => {

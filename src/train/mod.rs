@@ -30,7 +30,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::generate::CountSampling;
+use crate::generate::{CountSampling, LibraryInput};
 use crate::model::{
     ConditionalCritic, CountDraw, CountRounding, CriticBatch, CriticInput, CriticStats, GanBackend, MeanMatching,
     ModelConfig, OptimizerConfig, Precision,
@@ -162,6 +162,10 @@ pub struct TrainParams {
     /// the paper: no).
     #[serde(default)]
     pub output_noise: bool,
+    /// Whether the generator reads each cell's library size, drawn before generating, in the first latent
+    /// coordinate ([`crate::generate::LibraryInput`]; the paper: no). Needs counts in training.
+    #[serde(default)]
+    pub library_input: bool,
     /// Weight of the generator loss's mean-matching term ([`crate::model::MeanMatching`]; the paper: 0, none).
     #[serde(default)]
     pub mean_matching: f32,
@@ -241,6 +245,7 @@ impl TrainParams {
             generator_average: None,
             critic_counts: CriticCounts::Profiles,
             output_noise: false,
+            library_input: false,
             mean_matching: 0.0,
             critic_thinning: 1.0,
             generator_layers: paper_generator_layers(),
@@ -303,6 +308,13 @@ impl TrainParams {
                 "--critic-thinning",
                 "thins counts, but the critic is shown profiles: give --critic-counts rounded (or another kind), or \
                  --critic-thinning 1",
+            ));
+        }
+        if self.library_input && self.critic_counts == CriticCounts::Profiles {
+            return Err(Error::parameter(
+                "--library-input",
+                "gives the generator the library size its counts are made at, but the critic is shown profiles: \
+                 give --critic-counts rounded (or another kind), or --library-input false",
             ));
         }
         if self.critic_thinning < 1.0 && self.mean_matching > 0.0 {
@@ -376,11 +388,16 @@ pub fn train(
     };
     // Thinned real cells are normalised as the generated cells are: by the drawn total for drawn counts.
     let by_kept_total = count_draw != CountDraw::Round;
-    let set_rounding = |model: &mut dyn GanBackend, labels: &[u32], rng: &mut ChaCha8Rng| {
+    // With --library-input the generator reads the library size each cell's counts are made at.
+    let library_input = params.library_input.then(|| {
+        let pools = data.train.library_sizes_by_class(data.class_proportions.len());
+        LibraryInput::new(&pools.iter().map(Vec::as_slice).collect::<Vec<_>>())
+    });
+    let set_rounding = |model: &mut dyn GanBackend, labels: &[u32], z: &mut [f32], rng: &mut ChaCha8Rng| {
         if library_pools.is_empty() {
             return;
         }
-        let scales = labels
+        let scales: Vec<f32> = labels
             .iter()
             .map(|&label| {
                 let pool = &library_pools[(label as usize).min(library_pools.len() - 1)];
@@ -391,6 +408,11 @@ pub fn train(
                 }
             })
             .collect();
+        if let Some(input) = &library_input {
+            let classes: Vec<usize> = labels.iter().map(|&label| label as usize).collect();
+            let sizes: Vec<f64> = scales.iter().map(|&scale| scale as f64 * config.library_size as f64).collect();
+            input.write(z, latent, &classes, &sizes);
+        }
         model.set_count_rounding(Some(&CountRounding {
             scales,
             seed: rng.random(),
@@ -444,7 +466,7 @@ pub fn train(
             z.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut rng));
             alpha.iter_mut().for_each(|a| *a = rng.random::<f32>());
             let batch_labels: &[u32] = if conditional { &labels } else { &[] };
-            set_rounding(&mut *model, &labels, &mut rng);
+            set_rounding(&mut *model, &labels, &mut z, &mut rng);
             let index = state.step * params.critic_steps as u64 + update as u64;
             let penalty_weight = lazy_penalty_weight(params.penalty_every, index);
             let batch = CriticBatch { real: &real, labels: batch_labels, z: &z, alpha: &alpha, penalty_weight };
@@ -457,7 +479,7 @@ pub fn train(
             *label = cumulative.iter().position(|&c| u < c).unwrap_or(cumulative.len() - 1) as u32;
         }
         let gen_labels: &[u32] = if conditional { &generated_labels } else { &[] };
-        set_rounding(&mut *model, &generated_labels, &mut rng);
+        set_rounding(&mut *model, &generated_labels, &mut z, &mut rng);
         let mut generator_loss = model.generator_step(&z, gen_labels, lr * params.generator_learning_rate_ratio);
         model.update_generator_average();
         state.step += 1;

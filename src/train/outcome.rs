@@ -35,8 +35,9 @@ pub struct LogEntry {
     /// Validation MMD² on principal components, on the steps it was computed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_mmd: Option<f64>,
-    /// The count noise the two validation figures are at: the one of [`super::validation::COUNT_NOISE_CHOICES`] that
-    /// [`super::validation::choose_count_noise`] chose (the least noise within one standard error of the lowest figure).
+    /// The count noise the two validation figures are at: the one of
+    /// [`super::validation::COUNT_NOISE_CHOICES`] that [`super::validation::choose_count_noise`] chose (the least
+    /// noise within one standard error of the lowest figure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_count_noise: Option<f64>,
 }

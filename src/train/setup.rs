@@ -258,6 +258,7 @@ fn network_flags(params: &TrainParams) -> Vec<(&'static str, String)> {
         ("--critic-input", critic_input.to_string()),
         ("--generator-average", params.generator_average.unwrap_or(0.0).to_string()),
         ("--output-noise", params.output_noise.to_string()),
+        ("--library-input", params.library_input.to_string()),
         ("--generator-layers", widths(&params.generator_layers)),
         ("--critic-layers", widths(&params.critic_layers)),
     ];

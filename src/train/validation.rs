@@ -35,7 +35,7 @@ use crate::data::CsrMatrix;
 use crate::error::Result;
 use crate::evaluate::classify::{cross_validated_auroc, stratified_folds, Classifier};
 use crate::evaluate::mmd::{median_pairwise_distance, mmd_with_median};
-use crate::generate::{draw_library_sizes, make_counts, CountSampling};
+use crate::generate::{draw_from_pools, draw_library_sizes, make_counts, CountSampling, LibraryInput};
 use crate::model::GanBackend;
 use crate::pca::{log_normalize, Pca, PcaParams, PcaSolver};
 
@@ -145,6 +145,8 @@ pub struct Validator {
     median_distance: f64,
     z: Vec<f32>,
     labels: Vec<u32>,
+    /// With `--library-input`: how the generator reads the library sizes, drawn before generating.
+    library_input: Option<LibraryInput>,
 }
 
 /// Scores as the projection sees them: `(n, n_components)` row-major, from a `(n, n_genes)` matrix of cells at
@@ -191,7 +193,6 @@ impl Validator {
         let classes = train.labels.iter().chain(&validation.labels).map(|&l| l as usize + 1).max().unwrap_or(1);
         let pools = train.library_sizes_by_class(classes);
         Ok(Validator {
-            pools,
             library_size: library_size as f64,
             critic_counts,
             seed,
@@ -200,6 +201,10 @@ impl Validator {
             median_distance,
             z,
             labels,
+            library_input: params
+                .library_input
+                .then(|| LibraryInput::new(&pools.iter().map(Vec::as_slice).collect::<Vec<_>>())),
+            pools,
         })
     }
 
@@ -231,16 +236,25 @@ impl Validator {
         let noises: &[f64] = if method == CountSampling::Rescale { &COUNT_NOISE_CHOICES } else { &[0.0] };
         let mut mmd = vec![f64::NAN; noises.len()];
         let mut auroc_sum = vec![0.0; noises.len()];
+        let classes: Vec<usize> = self.labels.iter().map(|&l| l as usize).collect();
+        let pools: Vec<&[f64]> = self.pools.iter().map(Vec::as_slice).collect();
         for set in 0..GENERATED_SETS {
-            model.generate(&self.z[set * n * latent..(set + 1) * n * latent], labels, &mut generated);
-            debug_assert!(generated.iter().all(|v| v.is_finite()));
-            let profiles = CsrMatrix::from_dense(&generated, n_genes);
-            let classes: Vec<usize> = self.labels.iter().map(|&l| l as usize).collect();
-            let pools: Vec<&[f64]> = self.pools.iter().map(Vec::as_slice).collect();
             let set_seed = self.seed ^ 0xc0_7e75 ^ set as u64;
             let mut rng = ChaCha8Rng::seed_from_u64(set_seed);
-            let match_complexity = self.critic_counts.matches_library_size_to_complexity();
-            let sizes = draw_library_sizes(&profiles, &classes, &pools, self.library_size, match_complexity, &mut rng);
+            let mut z = self.z[set * n * latent..(set + 1) * n * latent].to_vec();
+            // a generator that reads the library sizes gets them drawn first, as `scgan generate` does
+            let drawn_first = self.library_input.as_ref().map(|input| {
+                let sizes = draw_from_pools(&classes, &pools, self.library_size, &mut rng);
+                input.write(&mut z, latent, &classes, &sizes);
+                sizes
+            });
+            model.generate(&z, labels, &mut generated);
+            debug_assert!(generated.iter().all(|v| v.is_finite()));
+            let profiles = CsrMatrix::from_dense(&generated, n_genes);
+            let sizes = drawn_first.unwrap_or_else(|| {
+                let match_complexity = self.critic_counts.matches_library_size_to_complexity();
+                draw_library_sizes(&profiles, &classes, &pools, self.library_size, match_complexity, &mut rng)
+            });
             // every noise from the same profiles, library sizes and seed (the rounding's random numbers are not the
             // same draws once Poisson draws share a row's stream, so the pairing is close, not exact)
             for (k, &noise) in noises.iter().enumerate() {
