@@ -1,15 +1,15 @@
 //! The library size as an input of the generator (`--library-input`): each generated cell's library size is
-//! drawn first, from the real cells of its type, and the generator reads it, standardised, in the first
-//! coordinate of its latent vector; the cell's profile is then made into counts at that size.
+//! drawn first, from the real cells of its type, and the generator reads it, standardised within the type, in
+//! the first coordinate of its latent vector; the cell's profile is then made into counts at that size, in
+//! training, in validation and in `scgan generate` alike.
 //!
-//! Why: a real cell's normalised profile depends on its depth. A cell of 150 counts shows ~60 genes, three in
-//! four of them at one count; a cell of 1,500 shows ~300, fewer than three in five at one count. A generator
-//! that does not know the size its profile will be counted at can only make a compromise, which rounding at a
-//! small size makes too sparse and at a large one too concentrated. On mouse_bladder the default's generated
-//! cells had, at every depth, too few genes at one count (0.65 against 0.76 of the expressed genes in the
-//! shallowest fifth of cells, 0.48 against 0.58 in the deepest) and twice the real spread of that fraction
-//! (BENCHMARKS.md, Session 15). The first latent coordinate is used, rather than a new input, so that the
-//! network and its parameters are the paper's: the standardised log size is about standard normal, as the
+//! Why: a real cell's normalised profile depends on its depth (a mouse_bladder cell of 150 counts shows ~60
+//! genes, three in four of them at one count; one of 1,500 shows ~300, fewer than three in five at one count),
+//! and a generator that does not know the size its profile will be counted at can only make a compromise. Without
+//! the input, generation hands the drawn sizes out by the profiles' complexity instead. What it buys is measured
+//! in BENCHMARKS.md (Session 15), as is what it does not fix: the fraction of genes at one count still differs
+//! from real cells' at each depth. The first latent coordinate is used, rather than a new input, so that the
+//! network and its parameters stay the paper's: the standardised log size is about standard normal, as the
 //! coordinate it replaces.
 
 /// Each class's mean and standard deviation of the log library sizes of its training cells, which standardise a
