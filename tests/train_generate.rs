@@ -374,6 +374,14 @@ fn library_input_is_recorded_resumed_exactly_and_generated_with() {
     let ratio = with_input / without;
     assert!(ratio > 1.0 / 1.5 && ratio < 1.5, "median library size {with_input} against {without}");
 
+    // unconditional scGAN on labelled data: its generator does not see the class, so sizes are standardised over
+    // all cells in training, validation and generation alike; it trains, validates and generates
+    let scgan_run = dir.path().join("scgan");
+    ok(train(&scgan_run, &["--model", "scgan", "--steps", "10", "--library-input", "true"]));
+    let cells = generate(&scgan_run, "g4.h5ad");
+    assert_eq!(cells.n_cells(), 200);
+    assert!(cells.x.row_sums().iter().all(|&size| size > 0.0));
+
     let profiles = ["--steps", "2", "--library-input", "true", "--critic-counts", "profiles"];
     let output = train(&dir.path().join("d"), &profiles);
     assert_clean_failure(&output, &["--library-input", "profiles"]);
