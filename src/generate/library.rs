@@ -13,7 +13,8 @@
 //! coordinate it replaces.
 
 /// Each class's mean and standard deviation of the log library sizes of its training cells, which standardise a
-/// drawn library size for the generator.
+/// drawn library size for the generator. An unconditional generator does not see the class, so its sizes are
+/// standardised over all cells: one pool, whatever class a cell is given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LibraryInput {
     log_mean: Vec<f64>,
@@ -24,8 +25,11 @@ pub struct LibraryInput {
 const CLIP: f64 = 4.0;
 
 impl LibraryInput {
-    /// From the library sizes of every class's training cells (`pools[k]`; one pool without classes).
-    pub fn new(pools: &[&[f64]]) -> Self {
+    /// From the library sizes of every class's training cells (`pools[k]`), standardised within the class for a
+    /// `conditional` generator and over the pools together otherwise.
+    pub fn new(pools: &[&[f64]], conditional: bool) -> Self {
+        let every_cell = pools.concat();
+        let pools = if conditional { pools } else { &[every_cell.as_slice()][..] };
         let (mut log_mean, mut log_sd) = (Vec::with_capacity(pools.len()), Vec::with_capacity(pools.len()));
         for pool in pools {
             let logs: Vec<f64> = pool.iter().map(|size| size.max(1.0).ln()).collect();
@@ -38,8 +42,9 @@ impl LibraryInput {
         LibraryInput { log_mean, log_sd }
     }
 
-    /// The generator's input for a cell of class `class` (clamped to the last) and library size `size`: its log
-    /// size standardised within the class, clipped to ±4; 0 for a class whose sizes do not vary.
+    /// The generator's input for a cell of class `class` (clamped to the last; any class of an unconditional
+    /// generator reads the one pool) and library size `size`: its log size standardised within the class, clipped
+    /// to ±4; 0 for a class whose sizes do not vary.
     pub fn value(&self, class: usize, size: f64) -> f32 {
         let Some(last) = self.log_mean.len().checked_sub(1) else { return 0.0 };
         let k = class.min(last);
@@ -66,7 +71,7 @@ mod tests {
     fn sizes_are_standardised_within_their_class() {
         let small = [100.0, 200.0, 400.0];
         let large = [1000.0, 1000.0];
-        let input = LibraryInput::new(&[&small, &large, &[]]);
+        let input = LibraryInput::new(&[&small, &large, &[]], true);
         // ln 200 is the mean of ln 100, ln 200 and ln 400; their sd is ln 2 * sqrt(2 / 3)
         assert!(input.value(0, 200.0).abs() < 1e-6);
         let sd = 2f64.ln() * (2.0f64 / 3.0).sqrt();
@@ -76,10 +81,17 @@ mod tests {
         assert_eq!(input.value(1, 5000.0), 0.0);
         assert_eq!(input.value(2, 5000.0), 0.0);
         assert_eq!(input.value(9, 5000.0), 0.0);
-        assert_eq!(LibraryInput::new(&[]).value(0, 10.0), 0.0);
+        assert_eq!(LibraryInput::new(&[], true).value(0, 10.0), 0.0);
+        assert_eq!(LibraryInput::new(&[], false).value(0, 10.0), 0.0);
         let mut z = vec![9.0f32; 6];
         input.write(&mut z, 3, &[0, 0], &[200.0, 400.0]);
         assert_eq!((z[0], z[1], z[2]), (input.value(0, 200.0), 9.0, 9.0));
         assert_eq!(z[3], input.value(0, 400.0));
+        // unconditional: one pool of every class's cells, whatever the class
+        let pooled = LibraryInput::new(&[&small, &large], false);
+        let all = [100.0, 200.0, 400.0, 1000.0, 1000.0];
+        assert_eq!(pooled, LibraryInput::new(&[&all], true));
+        assert_eq!(pooled.value(0, 300.0), pooled.value(1, 300.0));
+        assert_eq!(pooled.value(7, 300.0), LibraryInput::new(&[&all], true).value(0, 300.0));
     }
 }

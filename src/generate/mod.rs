@@ -247,7 +247,7 @@ impl Generator {
         let library_input = self.config.train.library_input.then(|| {
             let mut size_rng = ChaCha8Rng::seed_from_u64(params.seed ^ LIBRARY_SEED);
             let sizes = draw_from_pools(&classes, &pools, config.library_size as f64, &mut size_rng);
-            (LibraryInput::new(&pools), sizes)
+            (LibraryInput::new(&pools, conditional), sizes)
         });
         let batch = 1024;
         let mut profiles: Vec<CsrMatrix> = Vec::new();

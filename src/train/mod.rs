@@ -389,12 +389,9 @@ pub fn train(
     // Thinned real cells are normalised as the generated cells are: by the drawn total for drawn counts.
     let by_kept_total = count_draw != CountDraw::Round;
     // With --library-input the generator reads the library size each cell's counts are made at.
-    // An unconditional generator does not see the class, so its sizes are standardised over all cells (one pool),
-    // as `scgan generate` does for it.
-    let input_classes = if conditional { data.class_proportions.len() } else { 1 };
     let library_input = params.library_input.then(|| {
-        let pools = data.train.library_sizes_by_class(input_classes);
-        LibraryInput::new(&pools.iter().map(Vec::as_slice).collect::<Vec<_>>())
+        let pools = data.train.library_sizes_by_class(data.class_proportions.len());
+        LibraryInput::new(&pools.iter().map(Vec::as_slice).collect::<Vec<_>>(), conditional)
     });
     let set_rounding = |model: &mut dyn GanBackend, labels: &[u32], z: &mut [f32], rng: &mut ChaCha8Rng| {
         if library_pools.is_empty() {
@@ -412,8 +409,7 @@ pub fn train(
             })
             .collect();
         if let Some(input) = &library_input {
-            let classes: Vec<usize> =
-                labels.iter().map(|&label| if conditional { label as usize } else { 0 }).collect();
+            let classes: Vec<usize> = labels.iter().map(|&label| label as usize).collect();
             let sizes: Vec<f64> = scales.iter().map(|&scale| scale as f64 * config.library_size as f64).collect();
             input.write(z, latent, &classes, &sizes);
         }

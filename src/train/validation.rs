@@ -201,13 +201,9 @@ impl Validator {
             median_distance,
             z,
             labels,
-            // an unconditional generator does not see the class: one pool, as `scgan generate` uses for it
             library_input: params.library_input.then(|| {
-                let every_cell = pools.concat();
                 let conditional = params.model == super::ModelChoice::Cscgan;
-                let input_pools: Vec<&[f64]> =
-                    if conditional { pools.iter().map(Vec::as_slice).collect() } else { vec![every_cell.as_slice()] };
-                LibraryInput::new(&input_pools)
+                LibraryInput::new(&pools.iter().map(Vec::as_slice).collect::<Vec<_>>(), conditional)
             }),
             pools,
         })
@@ -250,8 +246,7 @@ impl Validator {
             // a generator that reads the library sizes gets them drawn first, as `scgan generate` does
             let drawn_first = self.library_input.as_ref().map(|input| {
                 let sizes = draw_from_pools(&classes, &pools, self.library_size, &mut rng);
-                let input_classes: Vec<usize> = if labels.is_empty() { vec![0; n] } else { classes.clone() };
-                input.write(&mut z, latent, &input_classes, &sizes);
+                input.write(&mut z, latent, &classes, &sizes);
                 sizes
             });
             model.generate(&z, labels, &mut generated);
