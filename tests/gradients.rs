@@ -523,6 +523,38 @@ fn count_rounding_gradients_reduce_to_the_unrounded_ones() {
     }
 }
 
+/// The counts critic input (`CriticInput::Log1pCounts`): the critic sees `ln(1 + k)` of the rounded counts `k`
+/// themselves. That is exactly what a log1p critic sees of a model whose library size is one count per unit,
+/// `L s`, rounded at scale 1: the same expected counts `x s`, the same draws, the same `ln(1 + k)`. So at library
+/// size `L` and rounding scale `s` the generator's loss and every gradient must equal that model's (the backward
+/// pass's slope and LSN bookkeeping in the counts' units); and they must differ from the normalised log1p input's.
+#[test]
+fn log1p_counts_input_is_log1p_at_one_count_per_unit() {
+    // exact in binary, so that `L s` is exactly 10 counts for both models
+    let (library_size, scale) = (20_480.0, 1.0 / 2_048.0);
+    for (name, kind) in kinds() {
+        let inp = inputs(5, kind != ModelKind::Scgan, library_size);
+        let run = |critic_input: CriticInput, library_size: f64, scale: f32| {
+            let mut config = tiny(kind, library_size as f32);
+            config.critic_input = critic_input;
+            let mut net = network_from(config, 23);
+            let draw = CountDraw::Round;
+            net.set_count_rounding(Some(&CountRounding { scales: vec![scale; B], seed: 3, draw, thinning: 1.0 }));
+            let loss = net.generator_loss_and_gradients(&inp.z, &inp.labels);
+            assert!(loss.is_finite());
+            (loss, net.generator_params().grads().to_vec())
+        };
+        let (loss, counts) = run(CriticInput::Log1pCounts, library_size, scale);
+        let (same_loss, same) = run(CriticInput::Log1p, library_size * scale as f64, 1.0);
+        let (_, normalised) = run(CriticInput::Log1p, library_size, scale);
+        let norm = same.iter().map(|g| g * g).sum::<f64>().sqrt();
+        let distance = |a: &[f64]| a.iter().zip(&same).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt() / norm;
+        assert!((loss - same_loss).abs() < 1e-9 * same_loss.abs().max(1.0), "{name}: {loss} against {same_loss}");
+        assert!(distance(&counts) < 1e-9, "{name}: {:.2e}", distance(&counts));
+        assert!(distance(&normalised) > 1e-3, "{name}: {:.2e}", distance(&normalised));
+    }
+}
+
 #[test]
 fn parameter_counts_match_the_spec() {
     for g in [50, 300] {

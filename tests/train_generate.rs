@@ -389,6 +389,38 @@ fn library_input_is_recorded_resumed_exactly_and_generated_with() {
     assert_clean_failure(&output, &["--library-input"]);
 }
 
+/// `--critic-input log1p-counts` (the critic sees `ln(1 + k)` of raw counts, real and generated): recorded, changes
+/// training, resumes exactly, generates counts, and is refused where the critic would not see counts.
+#[test]
+fn log1p_counts_critic_input_is_recorded_resumed_exactly_and_refused_without_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, resumed, plain) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+    let extra = ["--critic-input", "log1p-counts", "--library-input", "true", "--seed", "4", "--cooldown", "0"];
+    ok(train(&straight, &[&["--steps", "12"][..], &extra].concat()));
+    ok(train(&resumed, &[&["--steps", "6"][..], &extra].concat()));
+    ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", "12", "--threads", "1"]));
+    ok(train(&plain, &["--steps", "12", "--library-input", "true", "--seed", "4", "--cooldown", "0"]));
+    let checkpoint = tensors(straight.join("state/checkpoint.safetensors"));
+    assert_eq!(checkpoint, tensors(resumed.join("state/checkpoint.safetensors")), "resumed run differs");
+    assert_ne!(checkpoint, tensors(plain.join("state/checkpoint.safetensors")), "the input changed nothing");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["critic_input"], "log1p_counts");
+    let out = dir.path().join("g.h5ad");
+    ok(scgan(&["generate", straight.to_str().unwrap(), "--n", "50", "--out", out.to_str().unwrap()]));
+    let cells = io::read(&out, &Default::default()).unwrap();
+    assert!(cells.x.row_sums().iter().all(|&size| size > 0.0 && size.fract() == 0.0));
+
+    for (flags, named) in [
+        (&["--critic-counts", "profiles"][..], "--critic-counts"),
+        (&["--critic-thinning", "0.5"][..], "--critic-thinning"),
+        (&["--mean-matching", "1"][..], "--mean-matching"),
+    ] {
+        let args = [&["--steps", "2", "--critic-input", "log1p-counts"][..], flags].concat();
+        assert_clean_failure(&train(&dir.path().join("refused"), &args), &[named, "log1p-counts"]);
+    }
+}
+
 /// A lazy penalty (`--penalty-every 7`, more than the 5 critic updates per step: updates 7 and 14 of the run, in its
 /// steps 2 and 3, are penalised) is recorded, counts its updates over the whole run (a run resumed after 2 steps
 /// equals one run of 4), changes the weights, and logs the latest penalty it computed (none before the first).

@@ -51,6 +51,9 @@ pub(crate) enum CriticInputArg {
     Normalized,
     /// ln(1 + x) of the normalised values, for real cells and fakes alike.
     Log1p,
+    /// ln(1 + k) of the counts themselves, not normalised (real cells' raw counts, generated cells' counts at
+    /// their drawn library sizes), so that the critic sees each cell's depth. Needs counts in training.
+    Log1pCounts,
 }
 
 #[derive(Args)]
@@ -201,6 +204,7 @@ impl TrainArgs {
             params.critic_input = match input {
                 CriticInputArg::Normalized => CriticInput::Normalized,
                 CriticInputArg::Log1p => CriticInput::Log1p,
+                CriticInputArg::Log1pCounts => CriticInput::Log1pCounts,
             };
         }
         if let Some(decay) = self.generator_average {

@@ -77,6 +77,9 @@ pub(crate) struct GeneratorLayout {
     decay: f64,
     /// The output is `ln(1 + x)` of the LSN values (what a log1p critic sees).
     pub log_output: bool,
+    /// In training with counts, the output is the counts themselves (`ln(1 + k)` with `log_output`), not the
+    /// counts normalised back to the library size ([`CriticInput::Log1pCounts`]).
+    counts_output: bool,
 }
 
 /// Batch-norm running statistics, one `(w_k)` vector per layer.
@@ -157,7 +160,8 @@ impl GeneratorLayout {
             library_size: cfg.library_size as f64,
             eps: cfg.bn_epsilon as f64,
             decay: cfg.bn_decay as f64,
-            log_output: cfg.critic_input == CriticInput::Log1p,
+            log_output: matches!(cfg.critic_input, CriticInput::Log1p | CriticInput::Log1pCounts),
+            counts_output: cfg.critic_input == CriticInput::Log1pCounts,
         }
     }
 
@@ -308,6 +312,7 @@ impl GeneratorLayout {
             let (cell_scale, seed) = (&ws.rounding_scale[..n], ws.rounding_seed);
             let library_size = self.library_size;
             let (count_draw, thinning) = (ws.count_draw, ws.count_thinning);
+            let counts_output = self.counts_output;
             // The count of cell i, gene j: drawn, then thinned (each count kept with probability `keep`).
             let count = move |draw: CountDraw, lambda: f64, index: u64| match thinning {
                 Some(keep) => draw_thinned_count(draw, lambda, keep, seed, index),
@@ -321,7 +326,13 @@ impl GeneratorLayout {
                     total += counts;
                     *x = T::from_f64(counts);
                 }
-                let c = if total > 0.0 { T::from_f64(library_size / total) } else { T::ZERO };
+                let c = if counts_output {
+                    T::ONE
+                } else if total > 0.0 {
+                    T::from_f64(library_size / total)
+                } else {
+                    T::ZERO
+                };
                 *unit = c;
                 for x in row.iter_mut().filter(|x| **x > T::ZERO) {
                     *x *= c;
@@ -334,10 +345,12 @@ impl GeneratorLayout {
                 let s = cell_scale[i].to_f64();
                 // thinned counts are a cell at `keep` times the library size
                 let kept_scale = s * thinning.unwrap_or(1.0);
-                *unit = T::from_f64(1.0 / kept_scale);
+                // one count, in the units the critic sees
+                let count_unit = if counts_output { 1.0 } else { 1.0 / kept_scale };
+                *unit = T::from_f64(count_unit);
                 for (j, x) in row.iter_mut().enumerate().filter(|(_, x)| **x > T::ZERO) {
                     let counts = count(CountDraw::Round, x.to_f64() * s, (i * g + j) as u64);
-                    *x = T::from_f64(counts / kept_scale);
+                    *x = T::from_f64(counts * count_unit);
                     if log_output && *x > T::ZERO {
                         *x = x.ln_1p();
                     }

@@ -42,6 +42,12 @@ pub enum CriticInput {
     /// compares cells on. The generator's LSN output is unchanged; the transform sits between it and the critic,
     /// so the gradient penalty is taken in the log space.
     Log1p,
+    /// `ln(1 + k)` of the counts `k` themselves, not normalised: real cells' raw counts and generated cells'
+    /// counts at their drawn library sizes. A cell's depth is then in plain sight (its total, and one count is
+    /// always `ln 2`), so the critic judges a profile together with the depth it was counted at, which normalised
+    /// values hide. Needs counts in training (`--critic-counts` other than profiles); meant with
+    /// `--library-input true`, which lets the generator know that depth.
+    Log1pCounts,
 }
 
 /// The arithmetic of the networks' matrix products.

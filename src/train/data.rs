@@ -80,6 +80,13 @@ impl CellSet {
         labels.extend(rows.iter().map(|&i| self.labels[i]));
     }
 
+    /// As [`CellSet::fill_batch`], with the raw counts, not normalised.
+    pub fn fill_batch_counts(&self, rows: &[usize], out: &mut [f32], labels: &mut Vec<u32>) {
+        self.counts.densify_rows(rows, &vec![1.0; rows.len()], out);
+        labels.clear();
+        labels.extend(rows.iter().map(|&i| self.labels[i]));
+    }
+
     /// As [`CellSet::fill_batch`], with each count kept with probability `keep` (binomial thinning; draws from
     /// `(seed, batch row, gene)`; values are rounded to whole counts first). Each cell is then normalised as
     /// generated cells of the same kind are: by its kept total when `by_kept_total` (drawn counts), else by its

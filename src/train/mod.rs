@@ -317,6 +317,20 @@ impl TrainParams {
                  give --critic-counts rounded (or another kind), or --library-input false",
             ));
         }
+        if self.critic_input == CriticInput::Log1pCounts {
+            let needs = |flag: &'static str, what: &str| {
+                Err(Error::parameter(flag, format!("{what}; the critic's --critic-input log1p-counts needs counts")))
+            };
+            if self.critic_counts == CriticCounts::Profiles {
+                return needs("--critic-counts", "is profiles (no counts: give rounded or another kind)");
+            }
+            if self.critic_thinning < 1.0 {
+                return needs("--critic-thinning", "thinned cells are normalised by their kept depth, not counts");
+            }
+            if self.mean_matching > 0.0 {
+                return needs("--mean-matching", "its targets are normalised means, not counts");
+            }
+        }
         if self.critic_thinning < 1.0 && self.mean_matching > 0.0 {
             // the targets are means of cells at full depth, which thinned cells do not have on the log scale
             return Err(Error::parameter(
@@ -356,6 +370,8 @@ pub fn train(
     params.check()?;
     let config: ModelConfig = model.config().clone();
     let conditional = config.n_classes() > 0;
+    // the critic sees the real cells' raw counts, as it sees the generated cells' (`CriticInput::Log1pCounts`)
+    let counts_input = config.critic_input == CriticInput::Log1pCounts;
     let (n_genes, latent, batch) = (config.n_genes, config.latent_dim, params.batch_size);
     let validator = if data.validation.len() >= 2 && params.validation_every > 0 {
         Some(Validator::new(&data.train, &data.validation, latent, config.library_size, params)?)
@@ -460,6 +476,8 @@ pub fn train(
                     &mut real,
                     &mut labels,
                 );
+            } else if counts_input {
+                data.train.fill_batch_counts(&rows, &mut real, &mut labels);
             } else {
                 data.train.fill_batch(&rows, &mut real, &mut labels);
             }

@@ -252,6 +252,7 @@ fn network_flags(params: &TrainParams) -> Vec<(&'static str, String)> {
     let critic_input = match params.critic_input {
         CriticInput::Normalized => "normalized",
         CriticInput::Log1p => "log1p",
+        CriticInput::Log1pCounts => "log1p-counts",
     };
     let mut flags = vec![
         ("--model", model.to_string()),
