@@ -600,6 +600,8 @@ fn a_preprocessed_file_is_used_as_it_is() {
         "200",
         "--split",
         "0.2",
+        "--target-sum",
+        "5000",
         "--out",
         prepared.to_str().unwrap(),
     ]));
@@ -621,6 +623,13 @@ fn a_preprocessed_file_is_used_as_it_is() {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["input_was_preprocessed"], true);
+    // the model's library size is the preprocessing's target: the file's own, or the flag's for raw counts
+    assert_eq!(config["model"]["library_size"], 5000.0);
+    let raw = dir.path().join("raw");
+    ok(train(&raw, &["--steps", "2", "--target-sum", "1000"]));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(raw.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"]["library_size"], 1000.0);
     let description: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("data.json")).unwrap()).unwrap();
     assert_eq!(description["genes"].as_array().unwrap().len(), 200, "genes were filtered twice: {stderr}");

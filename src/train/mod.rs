@@ -353,6 +353,9 @@ pub struct TrainingSet {
     pub validation: CellSet,
     /// Fraction of training cells per class (one entry, 1.0, without classes).
     pub class_proportions: Vec<f64>,
+    /// The library size every cell is normalised to, and the model's LSN output sums to: the preprocessing's
+    /// `target_sum` (the paper: 20,000 for both).
+    pub library_size: f32,
 }
 
 /// Called after every step with the step's log entry (for progress bars).

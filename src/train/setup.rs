@@ -86,7 +86,8 @@ pub struct Session {
     pub description: DataDescription,
 }
 
-/// Reads and prepares the training data: preprocessing when needed, labels, validation split.
+/// Reads and prepares the training data: preprocessing when needed, labels, validation split. The cells are
+/// normalised to `library_size` when given (a resumed run's model), else to the preprocessing's target.
 pub fn prepare_data(
     input: &Path,
     read: &ReadOptions,
@@ -94,6 +95,7 @@ pub fn prepare_data(
     validation_fraction: f64,
     choice: ModelChoice,
     seed: u64,
+    library_size: Option<f32>,
 ) -> Result<(TrainingSet, DataDescription, bool)> {
     let matrix = io::read(input, read)?;
     let was_preprocessed = preprocess::is_preprocessed(&matrix);
@@ -161,7 +163,11 @@ pub fn prepare_data(
     let validation_rows: Vec<usize> = validation_rows.into_iter().filter(|&i| code(i).is_some()).collect();
     let codes = |rows: &[usize]| rows.iter().map(|&i| code(i).unwrap_or(0) as u32).collect::<Vec<u32>>();
 
-    let library_size = 20_000.0;
+    // The model's library size is the preprocessing's normalisation target, as in the paper (20,000 for both); a
+    // file written by `scgan preprocess` keeps the target it was normalised with.
+    let recorded_target = || matrix.uns.get("scgan")?.get("preprocess")?.get("target_sum")?.as_f64();
+    let target_sum = if was_preprocessed { recorded_target() } else { None };
+    let library_size = library_size.unwrap_or(target_sum.unwrap_or(preprocess_params.target_sum) as f32);
     let train = CellSet::new(matrix.x.select_rows(&train_rows), codes(&train_rows), library_size);
     let validation = CellSet::new(matrix.x.select_rows(&validation_rows), codes(&validation_rows), library_size);
     let totals = train.counts.row_sums();
@@ -179,7 +185,7 @@ pub fn prepare_data(
         n_train: train.len(),
         n_validation: validation.len(),
     };
-    Ok((TrainingSet { train, validation, class_proportions }, description, was_preprocessed))
+    Ok((TrainingSet { train, validation, class_proportions, library_size }, description, was_preprocessed))
 }
 
 fn build_model(config: &ModelConfig, params: &TrainParams) -> Result<Box<dyn GanBackend>> {
@@ -207,7 +213,7 @@ pub fn start(
         ));
     }
     let (data, description, was_preprocessed) =
-        prepare_data(input, read, preprocess_params, validation_fraction, params.model, params.seed)?;
+        prepare_data(input, read, preprocess_params, validation_fraction, params.model, params.seed, None)?;
     let kind = match params.model {
         ModelChoice::Scgan => ModelKind::Scgan,
         ModelChoice::Cscgan => {
@@ -215,6 +221,7 @@ pub fn start(
         }
     };
     let mut model_config = ModelConfig::paper(description.genes.len(), kind);
+    model_config.library_size = data.library_size;
     model_config.critic_input = params.critic_input;
     model_config.generator_average = params.generator_average;
     model_config.output_noise = params.output_noise;
@@ -321,6 +328,7 @@ pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Sessi
         config.validation_fraction,
         config.train.model,
         config.train.seed,
+        Some(config.model.library_size),
     )?;
     if rebuilt.genes != description.genes || rebuilt.classes != description.classes {
         return Err(Error::invalid_data(
