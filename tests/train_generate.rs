@@ -419,6 +419,19 @@ fn log1p_counts_critic_input_is_recorded_resumed_exactly_and_refused_without_cou
         let args = [&["--steps", "2", "--critic-input", "log1p-counts"][..], flags].concat();
         assert_clean_failure(&train(&dir.path().join("refused"), &args), &[named, "log1p-counts"]);
     }
+    // values that are not whole counts: real cells the critic would tell from generated counts at a glance
+    let table = dir.path().join("fractional.csv");
+    let header = (0..20).map(|j| format!(",g{j}")).collect::<String>();
+    let rows = (0..40).map(|i| {
+        let values = (0..20).map(|j| format!(",{}", (i + j) % 5 + 1) + if i == 7 && j == 3 { ".5" } else { "" });
+        format!("c{i}{}\n", values.collect::<String>())
+    });
+    std::fs::write(&table, format!("cell{header}\n{}", rows.collect::<String>())).unwrap();
+    let out = dir.path().join("fractional");
+    let args = ["--model", "scgan", "--no-cluster", "--steps", "2", "--critic-input", "log1p-counts"];
+    let output = scgan(&[&["train", table.to_str().unwrap(), "--out", out.to_str().unwrap()][..], &args].concat());
+    assert_clean_failure(&output, &["fractional.csv", "1.5 (gene g3)", "whole count", "log1p-counts"]);
+    assert!(!out.join("config.json").exists());
 }
 
 /// A lazy penalty (`--penalty-every 7`, more than the 5 critic updates per step: updates 7 and 14 of the run, in its
@@ -625,6 +638,7 @@ fn a_preprocessed_file_is_used_as_it_is() {
     assert_eq!(config["input_was_preprocessed"], true);
     // the model's library size is the preprocessing's target: the file's own, or the flag's for raw counts
     assert_eq!(config["model"]["library_size"], 5000.0);
+    assert_eq!(config["preprocess"]["target_sum"], 5000.0, "config.json records the file's target");
     let raw = dir.path().join("raw");
     ok(train(&raw, &["--steps", "2", "--target-sum", "1000"]));
     let config: serde_json::Value =

@@ -8,6 +8,9 @@
 //! `x = c p / s`, its backward pass is `dp_k = (c / s) (dx_k - (dx . x) / c)`, and `do = dp * (x > 0)`
 //! (`x_k > 0` exactly when `o_k > 0`). With the critic looking at `y = ln(1 + x)` ([`CriticInput::Log1p`]), the
 //! forward pass ends with that transform and the backward pass starts with `dx = dy e^{-y}`, `x = e^y - 1`.
+//! In training with counts the values are made into counts between the LSN and the logarithm (normalised back to
+//! the library size, or left as counts for [`CriticInput::Log1pCounts`]), and the backward pass goes through them
+//! with the expected slope over one count (`count_step_slope`).
 //! The backward pass then runs the linear layers and batch norms in reverse:
 //! `dW_out = h^T do`, `db_out = sum_i do_i`, `dh = do W_out^T`, batch-norm backward, `dW_k = h_{k-1}^T da_k`.
 
@@ -106,8 +109,9 @@ pub(crate) struct GeneratorWork<T> {
     pub count_thinning: Option<f64>,
     /// The LSN output before rounding, for the backward pass, and whether the last forward pass rounded.
     unrounded: Vec<T>,
-    /// One count of each rounded cell in normalised units (`library_size / drawn total` for drawn counts: Poisson,
-    /// rounded-Poisson; one kept count, `1 / (scale keep)`, for thinned rounded counts).
+    /// One count of each rounded cell in the units the critic sees: normalised units (`library_size / drawn total`
+    /// for drawn counts: Poisson, rounded-Poisson; one kept count, `1 / (scale keep)`, for thinned rounded counts),
+    /// or 1 for a critic shown the counts themselves ([`CriticInput::Log1pCounts`]).
     count_unit: Vec<T>,
     rounded: bool,
     /// The output noise `e_ij` of the last forward pass.

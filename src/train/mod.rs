@@ -318,17 +318,20 @@ impl TrainParams {
             ));
         }
         if self.critic_input == CriticInput::Log1pCounts {
-            let needs = |flag: &'static str, what: &str| {
-                Err(Error::parameter(flag, format!("{what}; the critic's --critic-input log1p-counts needs counts")))
+            let refuse = |flag: &'static str, why: &str| {
+                Err(Error::parameter(flag, format!("cannot be combined with --critic-input log1p-counts: {why}")))
             };
             if self.critic_counts == CriticCounts::Profiles {
-                return needs("--critic-counts", "is profiles (no counts: give rounded or another kind)");
+                return refuse(
+                    "--critic-counts",
+                    "profiles show the critic no counts (give --critic-counts rounded, sampled or rounded-poisson)",
+                );
             }
             if self.critic_thinning < 1.0 {
-                return needs("--critic-thinning", "thinned cells are normalised by their kept depth, not counts");
+                return refuse("--critic-thinning", "thinned cells are normalised, not counts (give 1)");
             }
             if self.mean_matching > 0.0 {
-                return needs("--mean-matching", "its targets are normalised means, not counts");
+                return refuse("--mean-matching", "its targets are means of normalised cells (give 0)");
             }
         }
         if self.critic_thinning < 1.0 && self.mean_matching > 0.0 {
@@ -441,7 +444,11 @@ pub fn train(
     };
 
     if params.mean_matching > 0.0 {
-        let log_scale = config.critic_input == CriticInput::Log1p;
+        let log_scale = match config.critic_input {
+            // (log1p-counts refuses mean matching in `TrainParams::check`)
+            CriticInput::Log1p | CriticInput::Log1pCounts => true,
+            CriticInput::Normalized => false,
+        };
         let targets = data.train.class_means(config.n_classes(), |x| if log_scale { x.ln_1p() } else { x });
         model.set_mean_matching(Some(&MeanMatching { weight: params.mean_matching, targets }));
     }

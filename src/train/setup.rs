@@ -167,6 +167,13 @@ pub fn prepare_data(
     // file written by `scgan preprocess` keeps the target it was normalised with.
     let recorded_target = || matrix.uns.get("scgan")?.get("preprocess")?.get("target_sum")?.as_f64();
     let target_sum = if was_preprocessed { recorded_target() } else { None };
+    if let Some(target) = target_sum.filter(|t| !(*t > 0.0 && t.is_finite())) {
+        return Err(Error::invalid_data(
+            input,
+            "uns['scgan']['preprocess']['target_sum']",
+            format!("{target} is not a positive library size: preprocess the raw counts again"),
+        ));
+    }
     let library_size = library_size.unwrap_or(target_sum.unwrap_or(preprocess_params.target_sum) as f32);
     let train = CellSet::new(matrix.x.select_rows(&train_rows), codes(&train_rows), library_size);
     let validation = CellSet::new(matrix.x.select_rows(&validation_rows), codes(&validation_rows), library_size);
@@ -214,6 +221,26 @@ pub fn start(
     }
     let (data, description, was_preprocessed) =
         prepare_data(input, read, preprocess_params, validation_fraction, params.model, params.seed, None)?;
+    if params.critic_input == CriticInput::Log1pCounts {
+        let counts = &data.train.counts;
+        if let Some(k) = counts.data().iter().position(|v| v.fract() != 0.0) {
+            let gene = &description.genes[counts.indices()[k] as usize];
+            return Err(Error::invalid_data(
+                input,
+                read.layer.as_deref().map_or("X".to_string(), |layer| format!("layers['{layer}']")),
+                format!(
+                    "holds {} (gene {gene}), not a whole count: --critic-input log1p-counts shows the critic raw \
+                     counts, which generated cells always are (give the raw counts, or another --critic-input)",
+                    counts.data()[k]
+                ),
+            ));
+        }
+    }
+    // config.json records the target the cells were normalised to: a preprocessed file's own, whatever the flag said
+    let mut preprocess_params = preprocess_params.clone();
+    if was_preprocessed {
+        preprocess_params.target_sum = data.library_size as f64;
+    }
     let kind = match params.model {
         ModelChoice::Scgan => ModelKind::Scgan,
         ModelChoice::Cscgan => {
@@ -235,7 +262,7 @@ pub fn start(
         input: std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf()),
         layer: read.layer.clone(),
         transpose: read.transpose,
-        preprocess: preprocess_params.clone(),
+        preprocess: preprocess_params,
         input_was_preprocessed: was_preprocessed,
         validation_fraction,
         train: params,

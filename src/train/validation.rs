@@ -39,6 +39,9 @@ use crate::generate::{draw_from_pools, draw_library_sizes, make_counts, CountSam
 use crate::model::GanBackend;
 use crate::pca::{log_normalize, Pca, PcaParams, PcaSolver};
 
+/// The library size cells are compared at: the evaluator's, whatever the model's (`--target-sum`).
+const EVALUATED_AT: f64 = crate::evaluate::prepare::TARGET_SUM;
+
 /// At most this many validation cells are compared (the MMD is quadratic in the number of cells).
 pub const MAX_VALIDATION_CELLS: usize = 1000;
 
@@ -180,11 +183,11 @@ impl Validator {
             solver: if n_genes <= 4000 { PcaSolver::Covariance } else { PcaSolver::Randomized },
             ..Default::default()
         };
-        let pca = Pca::fit(&log_normalize(&train.counts, library_size as f64), &pca_params)?;
+        let pca = Pca::fit(&log_normalize(&train.counts, EVALUATED_AT), &pca_params)?;
         let n = validation.len().min(MAX_VALIDATION_CELLS);
         let rows: Vec<usize> = (0..n).collect();
         let subset = validation.counts.select_rows(&rows);
-        let reference = project(&pca, &log_normalize(&subset, library_size as f64));
+        let reference = project(&pca, &log_normalize(&subset, EVALUATED_AT));
         let dim = pca.n_components();
         let median_distance = median_pairwise_distance(&reference, dim).max(1e-12);
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a11_da7e);
@@ -260,7 +263,7 @@ impl Validator {
             // same draws once Poisson draws share a row's stream, so the pairing is close, not exact)
             for (k, &noise) in noises.iter().enumerate() {
                 let counts = make_counts(&profiles, &sizes, self.library_size, method, noise, set_seed);
-                let projected = project(&self.pca, &log_normalize(&counts, self.library_size));
+                let projected = project(&self.pca, &log_normalize(&counts, EVALUATED_AT));
                 if set == 0 {
                     mmd[k] = mmd_with_median(&self.reference, &projected, dim, self.median_distance).unbiased;
                 }
