@@ -350,7 +350,7 @@ fn library_input_is_recorded_resumed_exactly_and_generated_with() {
     ok(train(&straight, &[&["--steps", "20"][..], &extra].concat()));
     ok(train(&resumed, &[&["--steps", "10"][..], &extra].concat()));
     ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", "20", "--threads", "1"]));
-    ok(train(&plain, &["--steps", "20", "--seed", "3", "--cooldown", "0"]));
+    ok(train(&plain, &["--steps", "20", "--seed", "3", "--cooldown", "0", "--library-input", "false"]));
     let checkpoint = tensors(straight.join("state/checkpoint.safetensors"));
     assert_eq!(checkpoint, tensors(resumed.join("state/checkpoint.safetensors")), "resumed run differs");
     assert_ne!(checkpoint, tensors(plain.join("state/checkpoint.safetensors")), "the input changed nothing");
@@ -502,6 +502,8 @@ fn critic_counts_choose_what_the_critic_sees_and_older_runs_keep_theirs() {
     assert_eq!(config(&sampled)["train"]["critic_counts"], "sampled");
     ok(train(&profiles, &["--steps", "2", "--critic-counts", "profiles"]));
     assert_eq!(config(&profiles)["train"]["critic_counts"], "profiles");
+    // the default's library-size input needs counts: asking for profiles turns it off
+    assert_eq!(config(&profiles)["train"]["library_input"], false);
     let drawn = dir.path().join("drawn");
     ok(train(&drawn, &["--steps", "2", "--critic-counts", "rounded-poisson", "--mean-matching", "1.5"]));
     assert_eq!(config(&drawn)["train"]["critic_counts"], "rounded_poisson");

@@ -241,6 +241,11 @@ impl TrainArgs {
         }
         if let Some(library_input) = self.library_input {
             params.library_input = library_input;
+        } else if params.critic_counts == CriticCounts::Profiles && self.resume.is_none() {
+            // the generator can be given its cells' library sizes only when the critic sees counts made at them:
+            // asking a new run for profiles on the default preset turns the input off rather than failing (a
+            // resumed run keeps its network)
+            params.library_input = false;
         }
         if let Some(widths) = &self.generator_layers {
             params.generator_layers = widths.clone();

@@ -5,7 +5,8 @@
 //! cells in the same CPU time: the critic sees `ln(1 + x)` of the normalised cells instead of values up to
 //! 20,000, the learning rate starts 3x higher and falls linearly to zero over the last 40% of the budget
 //! (`--cooldown 0.4`), the critic sees the generated cells rounded to counts at real library sizes
-//! (`--critic-counts rounded`), as `scgan generate` delivers them, and on CPUs with AMX-BF16 the matrix products are
+//! (`--critic-counts rounded`), as `scgan generate` delivers them, each generated cell's library size is drawn
+//! first and given to the generator (`--library-input true`), and on CPUs with AMX-BF16 the matrix products are
 //! bf16 with f32 sums (`--precision bf16`: 1.5-2x the steps per minute). Every setting is recorded in the run's
 //! `config.json`, and each one is a flag of `scgan train`.
 
@@ -28,7 +29,8 @@ pub fn named(name: &str) -> Option<TrainParams> {
 }
 
 /// The default settings: the paper's, with the critic on the log scale, a higher learning rate with a cooldown at
-/// the end of the budget, count rounding, and bf16 products where the CPU has AMX-BF16 (f32 elsewhere).
+/// the end of the budget, count rounding at library sizes the generator is given, and bf16 products where the CPU
+/// has AMX-BF16 (f32 elsewhere).
 pub fn default() -> TrainParams {
     TrainParams {
         critic_input: CriticInput::Log1p,
@@ -36,6 +38,7 @@ pub fn default() -> TrainParams {
         learning_rate_final: 3e-5,
         cooldown: 0.4,
         critic_counts: CriticCounts::Rounded,
+        library_input: true,
         precision: if crate::engine::bf16_available() { Precision::Bf16 } else { Precision::F32 },
         ..TrainParams::paper()
     }
@@ -51,6 +54,8 @@ mod tests {
         assert_eq!(TrainParams::paper().critic_input, CriticInput::Normalized);
         assert_eq!(TrainParams::paper().generator_average, None);
         assert_eq!(TrainParams::paper().critic_counts, CriticCounts::Profiles);
+        assert!(!TrainParams::paper().library_input && default().library_input);
+        default().check().unwrap();
         for name in NAMES {
             assert!(named(name).is_some(), "{name}");
         }
