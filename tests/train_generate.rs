@@ -55,6 +55,27 @@ fn tensors(path: PathBuf) -> Vec<scgan::model::NamedTensor> {
     load_tensors(&path).unwrap().0
 }
 
+/// Trains `steps` steps with `flags` in one go (`dir/a`) and in two halves with a resume (`dir/b`), and with
+/// `plain_flags` (`dir/c`): the resumed run must equal the straight one, and the plain one must differ (the flags
+/// changed training). Returns the straight run and the plain one.
+fn resumes_exactly_and_changes_training(
+    dir: &Path,
+    steps: u64,
+    flags: &[&str],
+    plain_flags: &[&str],
+) -> (PathBuf, PathBuf) {
+    let (straight, resumed, plain) = (dir.join("a"), dir.join("b"), dir.join("c"));
+    let (all, half) = (steps.to_string(), (steps / 2).to_string());
+    ok(train(&straight, &[&["--steps", all.as_str()][..], flags].concat()));
+    ok(train(&resumed, &[&["--steps", half.as_str()][..], flags].concat()));
+    ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", all.as_str(), "--threads", "1"]));
+    ok(train(&plain, &[&["--steps", all.as_str()][..], plain_flags].concat()));
+    let checkpoint = tensors(straight.join("state/checkpoint.safetensors"));
+    assert_eq!(checkpoint, tensors(resumed.join("state/checkpoint.safetensors")), "resumed run differs");
+    assert_ne!(checkpoint, tensors(plain.join("state/checkpoint.safetensors")), "the flags changed nothing");
+    (straight, plain)
+}
+
 #[test]
 fn train_then_generate_counts_of_chosen_types() {
     let dir = tempfile::tempdir().unwrap();
@@ -345,15 +366,9 @@ fn generator_average_is_checkpointed_resumed_and_generated_from() {
 #[test]
 fn library_input_is_recorded_resumed_exactly_and_generated_with() {
     let dir = tempfile::tempdir().unwrap();
-    let (straight, resumed, plain) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
-    let extra = ["--library-input", "true", "--seed", "3", "--cooldown", "0"];
-    ok(train(&straight, &[&["--steps", "20"][..], &extra].concat()));
-    ok(train(&resumed, &[&["--steps", "10"][..], &extra].concat()));
-    ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", "20", "--threads", "1"]));
-    ok(train(&plain, &["--steps", "20", "--seed", "3", "--cooldown", "0", "--library-input", "false"]));
-    let checkpoint = tensors(straight.join("state/checkpoint.safetensors"));
-    assert_eq!(checkpoint, tensors(resumed.join("state/checkpoint.safetensors")), "resumed run differs");
-    assert_ne!(checkpoint, tensors(plain.join("state/checkpoint.safetensors")), "the input changed nothing");
+    let with_input = ["--seed", "3", "--cooldown", "0", "--library-input", "true"];
+    let without = ["--seed", "3", "--cooldown", "0", "--library-input", "false"];
+    let (straight, plain) = resumes_exactly_and_changes_training(dir.path(), 20, &with_input, &without);
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(straight.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["train"]["library_input"], true);
@@ -394,15 +409,9 @@ fn library_input_is_recorded_resumed_exactly_and_generated_with() {
 #[test]
 fn log1p_counts_critic_input_is_recorded_resumed_exactly_and_refused_without_counts() {
     let dir = tempfile::tempdir().unwrap();
-    let (straight, resumed, plain) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
-    let extra = ["--critic-input", "log1p-counts", "--library-input", "true", "--seed", "4", "--cooldown", "0"];
-    ok(train(&straight, &[&["--steps", "12"][..], &extra].concat()));
-    ok(train(&resumed, &[&["--steps", "6"][..], &extra].concat()));
-    ok(scgan(&["train", "--resume", resumed.to_str().unwrap(), "--steps", "12", "--threads", "1"]));
-    ok(train(&plain, &["--steps", "12", "--library-input", "true", "--seed", "4", "--cooldown", "0"]));
-    let checkpoint = tensors(straight.join("state/checkpoint.safetensors"));
-    assert_eq!(checkpoint, tensors(resumed.join("state/checkpoint.safetensors")), "resumed run differs");
-    assert_ne!(checkpoint, tensors(plain.join("state/checkpoint.safetensors")), "the input changed nothing");
+    let plain = ["--library-input", "true", "--seed", "4", "--cooldown", "0"];
+    let counts = [&plain[..], &["--critic-input", "log1p-counts"]].concat();
+    let (straight, _) = resumes_exactly_and_changes_training(dir.path(), 12, &counts, &plain);
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(straight.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["train"]["critic_input"], "log1p_counts");
