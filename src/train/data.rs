@@ -74,15 +74,18 @@ impl CellSet {
 
     /// Densifies and normalises `rows` into `out` (`rows.len() x n_genes`) and writes their labels.
     pub fn fill_batch(&self, rows: &[usize], out: &mut [f32], labels: &mut Vec<u32>) {
-        let scale: Vec<f32> = rows.iter().map(|&i| self.scale[i]).collect();
-        self.counts.densify_rows(rows, &scale, out);
-        labels.clear();
-        labels.extend(rows.iter().map(|&i| self.labels[i]));
+        self.fill_scaled(rows, |i| self.scale[i], out, labels);
     }
 
     /// As [`CellSet::fill_batch`], with the raw counts, not normalised.
     pub fn fill_batch_counts(&self, rows: &[usize], out: &mut [f32], labels: &mut Vec<u32>) {
-        self.counts.densify_rows(rows, &vec![1.0; rows.len()], out);
+        self.fill_scaled(rows, |_| 1.0, out, labels);
+    }
+
+    /// Densifies `rows` into `out`, each row times `scale(row)`, and writes their labels.
+    fn fill_scaled(&self, rows: &[usize], scale: impl Fn(usize) -> f32, out: &mut [f32], labels: &mut Vec<u32>) {
+        let scale: Vec<f32> = rows.iter().map(|&i| scale(i)).collect();
+        self.counts.densify_rows(rows, &scale, out);
         labels.clear();
         labels.extend(rows.iter().map(|&i| self.labels[i]));
     }
