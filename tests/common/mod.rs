@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod training;
+
 use scgan::{Column, CountMatrix, CsrMatrix, Frame};
 
 /// The embedded demo data set, as shipped in the repository.
