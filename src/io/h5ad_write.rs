@@ -61,9 +61,8 @@ pub fn write_h5ad(matrix: &CountMatrix, path: impl AsRef<Path>) -> Result<()> {
         builder.add_group(group.finish());
     }
 
-    let bytes = builder
-        .finish()
-        .map_err(|e| Error::format(path, "file", format!("could not be encoded as HDF5: {e}")))?;
+    let bytes =
+        builder.finish().map_err(|e| Error::format(path, "file", format!("could not be encoded as HDF5: {e}")))?;
     write_atomically(path, |file| std::io::Write::write_all(file, &bytes))
 }
 
@@ -171,7 +170,7 @@ fn bool_type() -> hdf5_pure::Datatype {
         .raw_value("FALSE", &[0])
         .raw_value("TRUE", &[1])
         .build()
-        .expect("a two-member enum over i8 is always valid")
+        .expect("cannot fail: the base is an integer type and each raw value is one byte, the width of i8")
 }
 
 fn bool_attr(value: bool) -> AttrValue {
