@@ -143,7 +143,8 @@ fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
             let t = Instant::now();
             let lr = 1e-4 * 0.1_f64.powf(step as f64 / 1e6);
             let penalty_weight = lazy_penalty_weight(penalty_every, (step * critic_iters + update) as u64);
-            let batch = CriticBatch { real: &real, labels: &labels, z: &z, alpha: &alpha, penalty_weight };
+            let batch =
+                CriticBatch { real: &real, labels: &labels, z: &z, alpha: &alpha, penalty_weight, real_depth: &[] };
             let stats = gan.critic_step(&batch, lr as f32);
             if step >= warmup {
                 critic_ms.push(t.elapsed().as_secs_f64() * 1e3);

@@ -63,7 +63,14 @@ fn train(gan: &mut CpuGan) -> Vec<f32> {
     for step in 0..2 {
         for c in 0..5 {
             let b = batch(10 * step + c);
-            let batch = CriticBatch { real: &b.real, labels: &b.labels, z: &b.z, alpha: &b.alpha, penalty_weight: 1.0 };
+            let batch = CriticBatch {
+                real: &b.real,
+                labels: &b.labels,
+                z: &b.z,
+                alpha: &b.alpha,
+                penalty_weight: 1.0,
+                real_depth: &[],
+            };
             losses.push(gan.critic_step(&batch, 1e-3).loss);
         }
         let b = batch(100 + step);
@@ -115,7 +122,7 @@ fn bf16_products_see_every_optimizer_update() {
     let mut trained = Network::<f32>::new(config(Precision::Bf16), OptimizerConfig::default(), 5, 2).unwrap();
     for step in 0..3 {
         let b = batch(step);
-        trained.critic_step(&b.real, &b.labels, &b.z, &b.alpha, 1.0, 1e-3);
+        trained.critic_step(&b.real, &b.labels, &b.z, &b.alpha, &[], 1.0, 1e-3);
         trained.generator_step(&b.z, &b.labels, 1e-3);
     }
     let mut fresh = Network::<f32>::new(config(Precision::Bf16), OptimizerConfig::default(), 6, 2).unwrap();
@@ -123,7 +130,7 @@ fn bf16_products_see_every_optimizer_update() {
     fresh.load_state(&trained.state()).unwrap();
     let b = batch(50);
     let next = |net: &mut Network<f32>| {
-        let critic = net.critic_loss_and_gradients(&b.real, &b.labels, &b.z, &b.alpha, CriticTerms::Full).loss;
+        let critic = net.critic_loss_and_gradients(&b.real, &b.labels, &b.z, &b.alpha, &[], CriticTerms::Full).loss;
         (critic, net.generator_loss_and_gradients(&b.z, &b.labels))
     };
     assert_eq!(next(&mut trained), next(&mut fresh));

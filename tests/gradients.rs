@@ -42,6 +42,8 @@ struct Inputs {
     labels: Vec<u32>,
     z: Vec<f64>,
     alpha: Vec<f64>,
+    /// Standardised log library sizes of the real cells, for a critic that reads depth (others ignore them).
+    depth: Vec<f64>,
 }
 
 fn inputs(seed: u64, conditional: bool, library_size: f64) -> Inputs {
@@ -60,7 +62,8 @@ fn inputs(seed: u64, conditional: bool, library_size: f64) -> Inputs {
     let z = (0..B * L).map(|_| StandardNormal.sample(&mut rng)).collect();
     let alpha = (0..B).map(|_| 0.1 + 0.8 * rng.random::<f64>()).collect();
     let labels = if conditional { (0..B as u32).map(|i| i % K as u32).collect() } else { vec![] };
-    Inputs { real, labels, z, alpha }
+    let depth = (0..B).map(|_| StandardNormal.sample(&mut rng)).collect();
+    Inputs { real, labels, z, alpha, depth }
 }
 
 /// A tiny f64 network with every parameter (biases, batch-norm affines, outputs) moved off its initial value,
@@ -175,15 +178,10 @@ enum Layer1 {
     SparseRealDenseFake,
 }
 
-fn critic_check(
-    kind: ModelKind,
-    name: &str,
-    terms: CriticTerms,
-    library_size: f32,
-    path: Layer1,
-) -> (f64, Network<f64>, Inputs) {
-    let mut net = network(kind, 11, library_size);
-    let mut inp = inputs(5, kind != ModelKind::Scgan, library_size as f64);
+fn critic_check(config: ModelConfig, name: &str, terms: CriticTerms, path: Layer1) -> (f64, Network<f64>, Inputs) {
+    let library_size = config.library_size;
+    let mut inp = inputs(5, config.kind != ModelKind::Scgan, library_size as f64);
+    let mut net = network_from(config, 11);
     let density = |v: &[f64]| v.iter().filter(|x| **x != 0.0).count() as f64 / v.len() as f64;
     let limit = match path {
         Layer1::Dense => -1.0,
@@ -203,7 +201,7 @@ fn critic_check(
     };
     net.set_sparse_limit(limit);
     let name = &format!("{name} [{path:?}]");
-    let l0 = net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms);
+    let l0 = net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, &inp.depth, terms);
     let expected = match path {
         Layer1::Dense => (false, false),
         Layer1::Sparse => (true, true),
@@ -223,7 +221,11 @@ fn critic_check(
         &grads,
         |i| cell.borrow().critic_params().values()[i],
         |i, v| cell.borrow_mut().critic_params_mut().values_mut()[i] = v,
-        || cell.borrow_mut().critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms).loss,
+        || {
+            cell.borrow_mut()
+                .critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, &inp.depth, terms)
+                .loss
+        },
     );
     println!("  exact zeros: {}", zero_report(net.critic_params()));
     (err, net, inp)
@@ -234,7 +236,7 @@ fn critic_loss_gradient_matches_finite_differences() {
     for library_size in [10.0, 20_000.0] {
         for (name, kind) in kinds() {
             for path in [Layer1::Dense, Layer1::Sparse] {
-                let (err, ..) = critic_check(kind, name, CriticTerms::Full, library_size, path);
+                let (err, ..) = critic_check(tiny(kind, library_size), name, CriticTerms::Full, path);
                 assert!(err < TOL, "{name}: worst relative error {err:.2e}");
             }
         }
@@ -251,7 +253,14 @@ fn critic_gradients_do_not_depend_on_the_thread_count() {
             let gradients = |threads: usize| {
                 let mut net = network_on_threads(tiny(kind, 20_000.0), 11, threads);
                 net.set_sparse_limit(limit);
-                net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, CriticTerms::Full);
+                net.critic_loss_and_gradients(
+                    &inp.real,
+                    &inp.labels,
+                    &inp.z,
+                    &inp.alpha,
+                    &inp.depth,
+                    CriticTerms::Full,
+                );
                 net.critic_params().grads().to_vec()
             };
             let (one, two) = (gradients(1), gradients(2));
@@ -266,7 +275,7 @@ fn critic_gradients_do_not_depend_on_the_thread_count() {
 fn critic_gradient_with_mixed_sparse_and_dense_rows() {
     for (name, kind) in kinds() {
         for path in [Layer1::DenseRealSparseFake, Layer1::SparseRealDenseFake] {
-            let (err, ..) = critic_check(kind, name, CriticTerms::Full, 10.0, path);
+            let (err, ..) = critic_check(tiny(kind, 10.0), name, CriticTerms::Full, path);
             assert!(err < TOL, "{name}: worst relative error {err:.2e}");
         }
     }
@@ -279,11 +288,11 @@ fn critic_gradient_with_mixed_sparse_and_dense_rows() {
 fn unpenalised_critic_update_is_the_full_gradient_less_the_penalty() {
     for (name, kind) in kinds() {
         for path in [Layer1::Dense, Layer1::Sparse, Layer1::DenseRealSparseFake, Layer1::SparseRealDenseFake] {
-            let (err, mut net, inp) = critic_check(kind, name, CriticTerms::WassersteinOnly, 10.0, path);
+            let (err, mut net, inp) = critic_check(tiny(kind, 10.0), name, CriticTerms::WassersteinOnly, path);
             assert!(err < TOL, "{name} {path:?}: worst relative error {err:.2e}");
             let paths = net.last_sparse_paths();
             let mut gradient = |terms| {
-                net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms);
+                net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, &inp.depth, terms);
                 assert_eq!(net.last_sparse_paths(), paths, "{name} {path:?}: {terms:?} took another layer-1 path");
                 net.critic_params().grads().to_vec()
             };
@@ -306,7 +315,7 @@ fn penalty_weight_multiplies_lambda() {
             let mut config = tiny(kind, 10.0);
             config.lambda_gp = lambda;
             let mut net = network_from(config, 11);
-            let loss = net.critic_step(&inp.real, &inp.labels, &inp.z, &inp.alpha, weight, 1e-3);
+            let loss = net.critic_step(&inp.real, &inp.labels, &inp.z, &inp.alpha, &inp.depth, weight, 1e-3);
             (loss, net.critic_params().values().to_vec())
         };
         let ((lazy_loss, lazy), (loss, plain)) = (updated(10.0, 3.0), updated(30.0, 1.0));
@@ -321,7 +330,7 @@ fn penalty_weight_multiplies_lambda() {
 #[test]
 fn penalty_gradient_matches_finite_differences_and_has_second_order_terms() {
     for (name, kind) in kinds() {
-        let (err, net, _) = critic_check(kind, name, CriticTerms::PenaltyOnly, 10.0, Layer1::Sparse);
+        let (err, net, _) = critic_check(tiny(kind, 10.0), name, CriticTerms::PenaltyOnly, Layer1::Sparse);
         assert!(err < TOL, "{name}: worst relative error {err:.2e}");
         // the penalty reaches every weight (W1..W3 and the output weight), and no bias
         let set = net.critic_params();
@@ -334,6 +343,50 @@ fn penalty_gradient_matches_finite_differences_and_has_second_order_terms() {
             }
         }
     }
+}
+
+/// A critic that reads depth: its gradients (the depth weight's included, on both layer-1 paths, with and without
+/// the penalty) and the generator's through it, against finite differences. The penalty alone gives the depth
+/// weight no gradient, as it gives the biases none, and the real cells' depths change the loss.
+#[test]
+fn critic_depth_gradients_match_finite_differences() {
+    for (name, kind) in kinds() {
+        let config = ModelConfig { critic_depth: true, critic_input: CriticInput::Log1p, ..tiny(kind, 10.0) };
+        let name = &format!("{name} reading depth");
+        let mut cases = Vec::new();
+        for path in [Layer1::Dense, Layer1::Sparse] {
+            for terms in [CriticTerms::Full, CriticTerms::WassersteinOnly, CriticTerms::PenaltyOnly] {
+                cases.push((path, terms));
+            }
+        }
+        // the mixed path with the whole loss: there the Wasserstein term alone has a gradient entry (an exact zero
+        // in projection's embedding) whose differences fall just above the check's rounding floor
+        cases.push((Layer1::SparseRealDenseFake, CriticTerms::Full));
+        for (path, terms) in cases {
+            let (err, net, _) = critic_check(config.clone(), name, terms, path);
+            assert!(err < TOL, "{name} {path:?} {terms:?}: worst relative error {err:.2e}");
+            let set = net.critic_params();
+            let depth = set.entries().iter().find(|e| e.name == "critic.depth.weight").expect("depth weight");
+            let norm: f64 = set.grads()[depth.range()].iter().map(|g| g * g).sum::<f64>().sqrt();
+            match terms {
+                CriticTerms::PenaltyOnly => assert_eq!(norm, 0.0, "{name}: the penalty reaches the depth weight"),
+                _ => assert!(norm > 0.0, "{name} {path:?}: the depth weight gets no gradient"),
+            }
+        }
+        let mut net = network_from(config.clone(), 23);
+        let inp = inputs(7, kind != ModelKind::Scgan, 10.0);
+        let err = generator_check(&mut net, &inp, &format!("{name} generator"));
+        assert!(err < TOL, "{name}: worst relative error {err:.2e}");
+
+        let mut net = network_from(config.clone(), 11);
+        let mut loss = |depth: &[f64]| {
+            net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, depth, CriticTerms::Full).loss
+        };
+        let (given, zero) = (loss(&inp.depth), loss(&[0.0; B]));
+        assert!((given - zero).abs() > 1e-6, "{name}: the real cells' depth does not change the loss");
+    }
+    let with = parameter_count(&ModelConfig { critic_depth: true, ..tiny(ModelKind::Scgan, 10.0) });
+    assert_eq!(with, parameter_count(&tiny(ModelKind::Scgan, 10.0)) + 6, "one depth weight per first-layer unit");
 }
 
 /// Worst relative error of the generator's gradients on `inp` against finite differences of its loss.
@@ -443,7 +496,14 @@ fn log1p_critic_input_gradients_match_finite_differences() {
             for sparse in [false, true] {
                 let mut net = network_from(config.clone(), 11);
                 net.set_sparse_limit(if sparse { 1.0 } else { -1.0 });
-                let l0 = net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, CriticTerms::Full);
+                let l0 = net.critic_loss_and_gradients(
+                    &inp.real,
+                    &inp.labels,
+                    &inp.z,
+                    &inp.alpha,
+                    &inp.depth,
+                    CriticTerms::Full,
+                );
                 assert!(l0.loss.is_finite() && l0.gradient_penalty.is_some_and(|p| p > 0.0));
                 let grads = net.critic_params().grads().to_vec();
                 let cell = std::cell::RefCell::new(&mut net);
@@ -455,7 +515,7 @@ fn log1p_critic_input_gradients_match_finite_differences() {
                     || {
                         let terms = CriticTerms::Full;
                         cell.borrow_mut()
-                            .critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, terms)
+                            .critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, &inp.depth, terms)
                             .loss
                     },
                 );
@@ -564,6 +624,11 @@ fn parameter_counts_match_the_spec() {
             ModelConfig { output_noise: true, ..ModelConfig::paper(g, ModelKind::Scgan) },
             1_349_121 + 2_050 * g,
         ));
+        // a critic that reads depth adds one weight per unit of its first layer
+        configs.push((
+            ModelConfig { critic_depth: true, ..ModelConfig::paper(g, ModelKind::Scgan) },
+            1_349_121 + 2_049 * g + 1_024,
+        ));
         for k in [2, 5] {
             let per = ModelKind::Cscgan { n_classes: k, critic: ConditionalCritic::PerClassOutput };
             configs.push((ModelConfig::paper(g, per), 1_345_280 + 3_841 * k + 2_049 * g));
@@ -598,7 +663,14 @@ fn train_a_little(threads: usize) -> CpuGan {
         for c in 0..5 {
             let (real, labels, z, alpha) = tiny_f32_batch(100 + 10 * step + c, true);
             let s = gan.critic_step(
-                &CriticBatch { real: &real, labels: &labels, z: &z, alpha: &alpha, penalty_weight: 1.0 },
+                &CriticBatch {
+                    real: &real,
+                    labels: &labels,
+                    z: &z,
+                    alpha: &alpha,
+                    penalty_weight: 1.0,
+                    real_depth: &[],
+                },
                 1e-3,
             );
             assert!(s.loss.is_finite());

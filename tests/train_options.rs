@@ -205,3 +205,30 @@ fn critic_counts_choose_what_the_critic_sees_and_older_runs_keep_theirs() {
     assert_eq!(config(&sampled)["train"]["critic_counts"], "sampled");
     assert!(config(&sampled)["train"].get("count_sampling").is_none());
 }
+
+/// `--critic-depth true` (the critic reads each cell's library size): recorded in `config.json` and the model's,
+/// adds `critic.depth.weight` to the model, changes training, resumes exactly, generates, and is refused without
+/// the library input (whose drawn sizes are the generated cells' depths) or when a resume would change it.
+#[test]
+fn critic_depth_is_recorded_resumed_exactly_and_refused_without_library_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = ["--library-input", "true", "--seed", "5", "--cooldown", "0"];
+    let depth = [&plain[..], &["--critic-depth", "true"]].concat();
+    let (straight, without) = resumes_exactly_and_changes_training(dir.path(), 12, &depth, &plain);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["critic_depth"], true);
+    assert_eq!(config["model"]["critic_depth"], true);
+    let count = |run: &Path| tensors(run.join("model.safetensors")).iter().map(|t| t.data.len()).sum::<usize>();
+    assert_eq!(count(&straight), count(&without) + 1024, "one depth weight per unit of the critic's first layer");
+    assert!(tensors(straight.join("model.safetensors")).iter().any(|t| t.name == "critic.depth.weight"));
+    let out = dir.path().join("g.h5ad");
+    ok(scgan(&["generate", straight.to_str().unwrap(), "--n", "50", "--out", out.to_str().unwrap()]));
+    let cells = io::read(&out, &Default::default()).unwrap();
+    assert!(cells.x.row_sums().iter().all(|&size| size > 0.0 && size.fract() == 0.0));
+
+    let args = ["--steps", "2", "--library-input", "false", "--critic-depth", "true"];
+    assert_clean_failure(&train(&dir.path().join("refused"), &args), &["--critic-depth", "--library-input"]);
+    let output = scgan(&["train", "--resume", straight.to_str().unwrap(), "--steps", "14", "--critic-depth", "false"]);
+    assert_clean_failure(&output, &["--critic-depth"]);
+}

@@ -149,6 +149,10 @@ pub(crate) struct TrainArgs {
     /// latent coordinate), so that the profile suits the depth its counts are made at. Needs counts in training.
     #[arg(long, value_name = "BOOL")]
     pub(crate) library_input: Option<bool>,
+    /// Show the critic each cell's library size beside its values (real cells' own, generated cells' drawn), so
+    /// that it judges a profile as one of a cell of that depth. Needs --library-input true.
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) critic_depth: Option<bool>,
     /// Add a term to the generator's loss that pulls each cell type's mean generated cell towards its mean real
     /// cell (on the critic's scale), with this weight (0: none, the paper).
     #[arg(long, value_name = "WEIGHT")]
@@ -246,6 +250,9 @@ impl TrainArgs {
             // asking a new run for profiles on the default preset turns the input off rather than failing (a
             // resumed run keeps its network)
             params.library_input = false;
+        }
+        if let Some(critic_depth) = self.critic_depth {
+            params.critic_depth = critic_depth;
         }
         if let Some(widths) = &self.generator_layers {
             params.generator_layers = widths.clone();

@@ -48,7 +48,15 @@ impl GanBackend for CpuGan {
     /// If the batch's buffers disagree in size (`real` `B x n_genes`, `z` `B x latent_dim`, `alpha` `B`, `B >= 1`)
     /// or a label is missing or out of range (cscGAN).
     fn critic_step(&mut self, batch: &CriticBatch<'_>, lr: f32) -> CriticStats {
-        let l = self.net.critic_step(batch.real, batch.labels, batch.z, batch.alpha, batch.penalty_weight, lr);
+        let l = self.net.critic_step(
+            batch.real,
+            batch.labels,
+            batch.z,
+            batch.alpha,
+            batch.real_depth,
+            batch.penalty_weight,
+            lr,
+        );
         CriticStats {
             loss: l.loss as f32,
             wasserstein: l.wasserstein as f32,

@@ -8,7 +8,9 @@
 //! d_k (3B, c_k)  backward signals: -d_k/B on real rows, +d_k/B on fake rows, unit d_k on x_hat rows
 //! ```
 //! 1. Layer 1 on the `2B` real and fake rows only (one GEMM); the `x_hat` rows by linearity,
-//!    `a_1(x_hat) = alpha a_1(real) + (1 - alpha) a_1(fake)` (bias included), then ReLU on all `3B` rows.
+//!    `a_1(x_hat) = alpha a_1(real) + (1 - alpha) a_1(fake)` (bias and depth term included), then ReLU on all
+//!    `3B` rows. A critic that reads depth adds `s_i v` to row `i` before the mix, so that an interpolate's depth
+//!    is interpolated too.
 //! 2. Layers `2..m` on `3B` rows; outputs `D_r = u_y . r_m + c_y` (`u_y` the effective output weight of the
 //!    row's class).
 //! 3. Backward signals: `d_m = scale * (r_m > 0) * u_y`, `d_{k-1} = (d_k W_k^T) * (r_{k-1} > 0)`, with scale
@@ -17,7 +19,7 @@
 //! 5. Tangent pass on the `x_hat` rows: `s_0 = v`, `s_k = (s_{k-1} W_k) * (r_k > 0)`, written over `r_k`.
 //! 6. Gradients: `dW_k = R_{k-1}^T D_k` (one GEMM per layer, `R_0 = x0`), `db_k` = column sums of the real and
 //!    fake rows of `D_k`, `du_y += scale r_m` over real and fake rows plus `s_m` over `x_hat` rows,
-//!    `dc_y += scale` over real and fake rows.
+//!    `dc_y += scale` over real and fake rows; `dv = sum_i s_i d_1[i]` over real and fake rows.
 //!
 //! An update without the penalty (`lambda` zero: a lazy penalty's other updates, `--penalty-every`) has no `x_hat`
 //! rows: steps 1-3 and 6 on the `2B` real and fake rows, steps 4-5 skipped.
@@ -62,6 +64,9 @@ pub(crate) struct CriticLayout {
     out_w: Range<usize>,
     out_b: Range<usize>,
     embed: Option<Range<usize>>,
+    /// `v` of a critic that reads depth ([`ModelConfig::critic_depth`]): row `i`'s depth `s_i` adds `s_i v` to
+    /// its layer-1 pre-activation.
+    depth: Option<Range<usize>>,
 }
 
 /// Reused work buffers.
@@ -106,6 +111,10 @@ impl CriticLayout {
             b.push(params.push(format!("critic.dense{l}.bias"), vec![width], Init::Zeros, rng));
             n_in = width;
         }
+        // zeros: the critic starts as one that ignores depth
+        let depth = cfg
+            .critic_depth
+            .then(|| params.push("critic.depth.weight".into(), vec![cfg.critic_layers[0]], Init::Zeros, rng));
         let glorot = Init::Glorot { fan_in: n_in, fan_out: 1 };
         let (kind, k) = match cfg.kind {
             ModelKind::Scgan => (OutputKind::Shared, 0),
@@ -130,7 +139,28 @@ impl CriticLayout {
                 (ow, ob, None)
             }
         };
-        CriticLayout { n_genes: cfg.n_genes, widths: cfg.critic_layers.clone(), kind, w, b, out_w, out_b, embed }
+        CriticLayout { n_genes: cfg.n_genes, widths: cfg.critic_layers.clone(), kind, w, b, out_w, out_b, embed, depth }
+    }
+
+    /// Adds `depth[i] v` to row `i` of the layer-1 pre-activations `a1` (`depth.len()` rows of `c_1`), for a critic
+    /// that reads depth; nothing otherwise.
+    fn add_depth<T: Scalar>(&self, p: &[T], a1: &mut [T], depth: &[T]) {
+        let Some(v) = &self.depth else { return };
+        let (v, c1) = (&p[v.clone()], self.widths[0]);
+        for (row, &s) in a1.chunks_mut(c1).zip(depth) {
+            row.iter_mut().zip(v).for_each(|(a, &vj)| *a += s * vj);
+        }
+    }
+
+    /// `dv = sum_i depth[i] d_1[i]` over the real and fake rows (the penalty reaches `v` only through the ReLU masks,
+    /// as it reaches the biases, so it adds nothing).
+    fn depth_gradient<T: Scalar>(&self, grads: &mut [T], d1: &[T], depth: &[T]) {
+        let Some(v) = &self.depth else { return };
+        let (dv, c1) = (&mut grads[v.clone()], self.widths[0]);
+        dv.fill(T::ZERO);
+        for (row, &s) in d1.chunks(c1).zip(depth) {
+            dv.iter_mut().zip(row).for_each(|(g, &d)| *g += s * d);
+        }
     }
 
     fn last_width(&self) -> usize {
@@ -261,6 +291,7 @@ impl CriticLayout {
         b: usize,
         labels: &[u32],
         alpha: &[T],
+        depth: &[T],
         lambda: T,
         wasserstein_weight: T,
         sparse_limit: f64,
@@ -295,6 +326,7 @@ impl CriticLayout {
                     ws.sparse_fake.matmul(&mut r1[b * c1..2 * b * c1], w1, c1, par);
                 }
             }
+            self.add_depth(p, &mut r1[..2 * b * c1], depth);
             let bias = &p[self.b[0].clone()];
             if !penalised {
                 bias_relu(&mut r1[..rows * c1], bias);
@@ -372,6 +404,7 @@ impl CriticLayout {
             }
             column_sums(&mut grads[self.b[l].clone()], &ws.d[l][..2 * b * w]);
         }
+        self.depth_gradient(grads, &ws.d[0][..2 * b * c1], depth);
         self.output_gradients(grads, ws, rows, b, labels);
         CriticTermsValue { wasserstein, penalty }
     }
@@ -476,6 +509,7 @@ impl CriticLayout {
         x: &[T],
         n: usize,
         labels: &[u32],
+        depth: &[T],
         scale: T,
         gx: &mut [T],
         sparse_limit: f64,
@@ -489,6 +523,7 @@ impl CriticLayout {
         } else {
             forward(r1, &x[..n * g], &p[self.w[0].clone()], n, g, c1, par);
         }
+        self.add_depth(p, r1, depth);
         bias_relu(r1, &p[self.b[0].clone()]);
         self.forward_rest(p, ws, n, n, labels, par);
         let total = ws.out[..n].iter().map(|d| d.to_f64()).sum();

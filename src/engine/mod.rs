@@ -68,7 +68,7 @@
 //! let real = vec![1000.0_f32; b * g];
 //! let z = vec![0.5_f32; b * 4];
 //! let alpha = vec![0.3_f32; b];
-//! let batch = CriticBatch { real: &real, labels: &[], z: &z, alpha: &alpha, penalty_weight: 1.0 };
+//! let batch = CriticBatch { real: &real, labels: &[], z: &z, alpha: &alpha, penalty_weight: 1.0, real_depth: &[] };
 //! let stats = gan.critic_step(&batch, 1e-4);
 //! assert!(stats.loss.is_finite());
 //! let mut cells = vec![0.0_f32; b * g];

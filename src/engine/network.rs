@@ -63,6 +63,9 @@ pub struct Network<T: Scalar> {
     gx: Vec<T>,
     /// The real cells as the critic sees them, when it does not see the normalised values themselves.
     real_input: Vec<T>,
+    /// The depth of every row a critic that reads depth is given ([`ModelConfig::critic_depth`]): the real
+    /// cells' then the fakes', or the fakes' alone in a generator update; empty for other critics.
+    depth: Vec<T>,
     /// The generator loss's mean-matching term ([`crate::model::MeanMatching`]).
     matching: MeanMatching<T>,
     sparse_limit: f64,
@@ -117,6 +120,7 @@ impl<T: Scalar> Network<T> {
             x0: Vec::new(),
             gx: Vec::new(),
             real_input: Vec::new(),
+            depth: Vec::new(),
             matching: MeanMatching::default(),
             sparse_limit: SPARSE_LIMIT,
             par,
@@ -193,8 +197,8 @@ impl<T: Scalar> Network<T> {
     /// updating the critic. The fakes are generated in training mode (updating the batch-norm running statistics).
     ///
     /// # Panics
-    /// If `real` is not `B x n_genes` with `B = alpha.len() >= 1`, `z` not `B x latent_dim`, or the labels are
-    /// not one per cell below `n_classes` (cscGAN).
+    /// If `real` is not `B x n_genes` with `B = alpha.len() >= 1`, `z` not `B x latent_dim`, the labels are
+    /// not one per cell below `n_classes` (cscGAN), or a critic that reads depth is not given `B` real depths.
     #[doc(hidden)]
     pub fn critic_loss_and_gradients(
         &mut self,
@@ -202,18 +206,36 @@ impl<T: Scalar> Network<T> {
         labels: &[u32],
         z: &[T],
         alpha: &[T],
+        real_depth: &[T],
         terms: CriticTerms,
     ) -> CriticLoss {
-        self.run(|net| net.critic_inner(real, labels, z, alpha, terms, 1.0))
+        self.run(|net| net.critic_inner(real, labels, z, alpha, real_depth, terms, 1.0))
+    }
+
+    /// Fills `self.depth` for a critic that reads depth: `real_depth` (if any rows), then the first latent
+    /// coordinate of every fake (where `--library-input` writes its library size); leaves it empty otherwise.
+    fn fill_depth(&mut self, real_depth: Option<&[T]>, z: &[T]) {
+        self.depth.clear();
+        if !self.config.critic_depth {
+            return;
+        }
+        let l = self.config.latent_dim;
+        if let Some(real_depth) = real_depth {
+            assert_eq!(real_depth.len() * l, z.len(), "a critic that reads depth needs one depth per real cell");
+            self.depth.extend_from_slice(real_depth);
+        }
+        self.depth.extend(z.chunks(l).map(|row| row[0]));
     }
 
     /// `penalty_weight` multiplies lambda (see [`crate::model::CriticBatch::penalty_weight`]).
+    #[allow(clippy::too_many_arguments)]
     fn critic_inner(
         &mut self,
         real: &[T],
         labels: &[u32],
         z: &[T],
         alpha: &[T],
+        real_depth: &[T],
         terms: CriticTerms,
         penalty_weight: f32,
     ) -> CriticLoss {
@@ -222,6 +244,7 @@ impl<T: Scalar> Network<T> {
         assert_eq!(real.len(), b * g, "real must be batch x n_genes");
         assert_eq!(z.len(), b * self.config.latent_dim, "z must be batch x latent_dim");
         self.check_labels(labels, b);
+        self.fill_depth(Some(real_depth), z);
         let par = self.par;
         ensure(&mut self.x0, 3 * b * g);
         let fake = &mut self.x0[b * g..2 * b * g];
@@ -248,6 +271,7 @@ impl<T: Scalar> Network<T> {
             b,
             labels,
             alpha,
+            &self.depth,
             T::from_f64(lambda),
             ww,
             self.sparse_limit,
@@ -273,6 +297,7 @@ impl<T: Scalar> Network<T> {
         assert!(!z.is_empty() && z.len().is_multiple_of(l), "z must be batch x latent_dim");
         let b = z.len() / l;
         self.check_labels(labels, b);
+        self.fill_depth(None, z);
         let par = self.par;
         ensure(&mut self.x0, b * g);
         ensure(&mut self.gx, b * g);
@@ -285,6 +310,7 @@ impl<T: Scalar> Network<T> {
             &self.x0,
             b,
             labels,
+            &self.depth,
             scale,
             &mut self.gx,
             self.sparse_limit,
@@ -333,11 +359,12 @@ impl<T: Scalar> Network<T> {
         labels: &[u32],
         z: &[T],
         alpha: &[T],
+        real_depth: &[T],
         penalty_weight: f32,
         lr: f32,
     ) -> CriticLoss {
         self.run(|net| {
-            let loss = net.critic_inner(real, labels, z, alpha, CriticTerms::Full, penalty_weight);
+            let loss = net.critic_inner(real, labels, z, alpha, real_depth, CriticTerms::Full, penalty_weight);
             let (values, grads) = net.critic.split();
             net.critic_opt.update(values, grads, lr, &net.optimizer, net.par);
             loss

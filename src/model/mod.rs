@@ -103,6 +103,16 @@ pub struct ModelConfig {
     /// The arithmetic of the matrix products (the paper: f32).
     #[serde(default)]
     pub precision: Precision,
+    /// Whether the critic reads each cell's depth beside its values (`--critic-depth`; the paper: no): the
+    /// standardised log library size `s` of the cell adds `s v` to the critic's first pre-activation, through a
+    /// learnt vector `v` (`critic.depth.weight`, one per first-layer unit, initially 0). A real cell's `s` is
+    /// [`CriticBatch::real_depth`]; a generated cell's is the first coordinate of its latent vector, where
+    /// `--library-input` writes the library size its counts are made at. The critic then judges a profile as one
+    /// of a cell of that depth, as it judges it as one of a cell of its type: normalised values hide how deep a
+    /// cell was counted, and with it how many of its genes show one count, or none. `s` conditions the critic, as
+    /// the label does, so the gradient penalty is taken with respect to the values alone.
+    #[serde(default)]
+    pub critic_depth: bool,
 }
 
 impl ModelConfig {
@@ -122,6 +132,7 @@ impl ModelConfig {
             generator_average: None,
             output_noise: false,
             precision: Precision::F32,
+            critic_depth: false,
         }
     }
 
@@ -167,6 +178,9 @@ pub struct CriticBatch<'a> {
     /// (`--penalty-every K`) gives K to one update in K and 0 to the others, which skip the penalty's computation
     /// (its interpolates and second-order pass).
     pub penalty_weight: f32,
+    /// The standardised log library size of every real cell, `B` values, for a critic that reads depth
+    /// ([`ModelConfig::critic_depth`]); empty otherwise.
+    pub real_depth: &'a [f32],
 }
 
 /// Count rounding of the generated cells the critic sees in training (`--critic-counts rounded`): each generated
@@ -324,6 +338,9 @@ pub fn parameter_count(config: &ModelConfig) -> usize {
         total += n_in * w + w;
         n_in = w;
     }
+    if config.critic_depth {
+        total += config.critic_layers[0];
+    }
     total += match config.kind {
         ModelKind::Scgan => n_in + 1,
         ModelKind::Cscgan { critic: ConditionalCritic::PerClassOutput, .. } => k * (n_in + 1),
@@ -396,6 +413,9 @@ mod tests {
         }
         // SPEC.md quotes 37,799,782 for G = 17,789, but its own formula gives 1,349,121 + 2,049 * 17,789 = 37,798,782
         assert_eq!(parameter_count(&ModelConfig::paper(17_789, ModelKind::Scgan)), 37_798_782);
+        // a critic that reads depth has one more weight per first-layer unit
+        let depth = ModelConfig { critic_depth: true, ..ModelConfig::paper(2_000, ModelKind::Scgan) };
+        assert_eq!(parameter_count(&depth), 1_349_121 + 2_049 * 2_000 + 1_024);
     }
 
     #[test]

@@ -166,6 +166,11 @@ pub struct TrainParams {
     /// coordinate ([`crate::generate::LibraryInput`]; the paper: no). Needs counts in training.
     #[serde(default)]
     pub library_input: bool,
+    /// Whether the critic reads each cell's standardised library size beside its values
+    /// ([`crate::model::ModelConfig::critic_depth`]; the paper: no). Needs `library_input`, whose drawn sizes
+    /// are the generated cells' depths.
+    #[serde(default)]
+    pub critic_depth: bool,
     /// Weight of the generator loss's mean-matching term ([`crate::model::MeanMatching`]; the paper: 0, none).
     #[serde(default)]
     pub mean_matching: f32,
@@ -246,6 +251,7 @@ impl TrainParams {
             critic_counts: CriticCounts::Profiles,
             output_noise: false,
             library_input: false,
+            critic_depth: false,
             mean_matching: 0.0,
             critic_thinning: 1.0,
             generator_layers: paper_generator_layers(),
@@ -315,6 +321,13 @@ impl TrainParams {
                 "--library-input",
                 "gives the generator the library size its counts are made at, but the critic is shown profiles: \
                  give --critic-counts rounded (or another kind), or --library-input false",
+            ));
+        }
+        if self.critic_depth && !self.library_input {
+            return Err(Error::parameter(
+                "--critic-depth",
+                "shows the critic each generated cell's library size, which only --library-input draws: give \
+                 --library-input true, or --critic-depth false",
             ));
         }
         if self.critic_input == CriticInput::Log1pCounts {
@@ -462,6 +475,7 @@ pub fn train(
     let mut z = vec![0f32; batch * latent];
     let mut alpha = vec![0f32; batch];
     let mut generated_labels = vec![0u32; batch];
+    let mut real_depth = Vec::with_capacity(batch);
     let mut log =
         std::fs::OpenOptions::new().create(true).append(true).open(run.log()).map_err(|e| Error::io(run.log(), e))?;
 
@@ -497,7 +511,20 @@ pub fn train(
             set_rounding(&mut *model, &labels, &mut z, &mut rng);
             let index = state.step * params.critic_steps as u64 + update as u64;
             let penalty_weight = lazy_penalty_weight(params.penalty_every, index);
-            let batch = CriticBatch { real: &real, labels: batch_labels, z: &z, alpha: &alpha, penalty_weight };
+            real_depth.clear();
+            if let (true, Some(input)) = (params.critic_depth, &library_input) {
+                real_depth.extend(
+                    rows.iter().map(|&row| input.value(data.train.labels[row] as usize, data.train.library_size(row))),
+                );
+            }
+            let batch = CriticBatch {
+                real: &real,
+                labels: batch_labels,
+                z: &z,
+                alpha: &alpha,
+                penalty_weight,
+                real_depth: &real_depth,
+            };
             critic = model.critic_step(&batch, lr);
             last_penalty = critic.gradient_penalty.or(last_penalty);
         }

@@ -253,6 +253,7 @@ pub fn start(
     model_config.generator_average = params.generator_average;
     model_config.output_noise = params.output_noise;
     model_config.precision = params.precision;
+    model_config.critic_depth = params.critic_depth;
     model_config.generator_layers = params.generator_layers.clone();
     model_config.critic_layers = params.critic_layers.clone();
     let model = build_model(&model_config, &params)?;
@@ -294,6 +295,7 @@ fn network_flags(params: &TrainParams) -> Vec<(&'static str, String)> {
         ("--generator-average", params.generator_average.unwrap_or(0.0).to_string()),
         ("--output-noise", params.output_noise.to_string()),
         ("--library-input", params.library_input.to_string()),
+        ("--critic-depth", params.critic_depth.to_string()),
         ("--generator-layers", widths(&params.generator_layers)),
         ("--critic-layers", widths(&params.critic_layers)),
     ];
