@@ -71,6 +71,17 @@ impl Error {
         Error::InvalidData { path: path.as_ref().to_path_buf(), field: field.into(), message: message.into() }
     }
 
+    /// This error with `path` in place of the placeholder `data` that the functions working on a bare matrix
+    /// (clustering, PCA) name, which know no file: callers that know where the matrix came from name it.
+    pub fn in_file(self, path: &Path) -> Self {
+        match self {
+            Error::InvalidData { path: placeholder, field, message } if placeholder == Path::new("data") => {
+                Error::InvalidData { path: path.to_path_buf(), field, message }
+            }
+            other => other,
+        }
+    }
+
     /// An invalid parameter.
     pub fn parameter(name: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidParameter { name: name.into(), message: message.into() }

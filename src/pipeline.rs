@@ -30,6 +30,17 @@ pub fn evaluate_and_report(
     out: &Path,
     title: &str,
 ) -> Result<Assessment> {
+    // Checked first: a mistyped run folder would otherwise cost the whole evaluation and leave only a note in the
+    // report.
+    if let Some(run) = run_folder.filter(|run| !run.is_dir()) {
+        return Err(Error::io(
+            run,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such run folder (--run names the training run whose curves the report shows)",
+            ),
+        ));
+    }
     let evaluation = evaluate(real, generated, reference, params)?;
     let metrics = serde_json::to_value(&evaluation)
         .map_err(|e| Error::invalid_data(out, "metrics.json", format!("cannot be encoded: {e}")))?;

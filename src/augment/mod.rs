@@ -270,6 +270,17 @@ pub fn augment(
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     labels.iter().for_each(|l| *counts.entry(l.clone()).or_insert(0) += 1);
     check(params, &counts)?;
+    if let Some(n_added) = params.n_added {
+        // The added cells, generated (counts and profiles, dense at worst) and as components for the forests,
+        // twice over with the upsampled copies: refused up front rather than aborting on a failed allocation.
+        let per_cell = 2 * 8 * train.n_genes() as u64 + 2 * 8 * params.n_components as u64 + 8;
+        crate::io::memory::ensure_setting_fits(
+            "--add",
+            &format!("{n_added} added cells x {} genes", train.n_genes()),
+            (n_added as u64).saturating_mul(per_cell),
+            "add fewer cells",
+        )?;
+    }
     let classes: Vec<String> = counts.keys().cloned().collect();
     let code: HashMap<&str, u32> = classes.iter().enumerate().map(|(k, c)| (c.as_str(), k as u32)).collect();
     let codes: Vec<u32> = labels.iter().map(|l| code[l.as_str()]).collect();

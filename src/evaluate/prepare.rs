@@ -82,6 +82,23 @@ pub fn match_genes(real: &CountMatrix, generated: &CountMatrix, reference: Optio
         ));
         return Err(Error::invalid_data(real.display_path(), "var_names", message));
     }
+    // Principal components need two genes.
+    if matched.names.len() < 2 {
+        let others = match reference {
+            Some(reference) => {
+                format!("{} and {}", generated.display_path().display(), reference.display_path().display())
+            }
+            None => generated.display_path().display().to_string(),
+        };
+        return Err(Error::invalid_data(
+            real.display_path(),
+            "var_names",
+            format!(
+                "only gene '{}' is in common with {others}; an evaluation needs at least 2 genes in common",
+                matched.names[0]
+            ),
+        ));
+    }
     Ok(matched)
 }
 

@@ -131,9 +131,7 @@ impl Generator {
         }
         let config = RunConfig::read(&run.config())?;
         let description: DataDescription = read_json(&run.data())?;
-        if config.model.n_genes != description.genes.len() {
-            return Err(Error::format(run.data(), "genes", "does not match the model's gene count in config.json"));
-        }
+        description.check(&run.data(), &config.model)?;
         let mut model: Box<dyn GanBackend> =
             Box::new(CpuGan::new(config.model.clone(), config.train.optimizer, 0, threads.max(1))?);
         let saved = load_model(&run, model.as_mut())?;

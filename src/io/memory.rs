@@ -56,15 +56,7 @@ pub fn csr_bytes(n_rows: u64, n_cols: u64, nnz: u64) -> u64 {
 /// Refuses to go on when `needed` bytes exceed the memory available, naming `path` and `field` (where the
 /// shape was read) and `what` (the shape, in words).
 pub fn ensure_fits(path: &Path, field: &str, what: &str, needed: u64) -> Result<()> {
-    let Some(available) = available_bytes() else { return Ok(()) };
-    if needed <= available {
-        return Ok(());
-    }
-    let limit = if std::env::var(MEMORY_LIMIT_VAR).ok().and_then(|v| parse_size(&v)).is_some() {
-        format!("{MEMORY_LIMIT_VAR} allows {}", human(available))
-    } else {
-        format!("the machine has {} available", human(available))
-    };
+    let Some(limit) = shortfall(needed) else { return Ok(()) };
     Err(Error::invalid_data(
         path,
         field,
@@ -74,6 +66,35 @@ pub fn ensure_fits(path: &Path, field: &str, what: &str, needed: u64) -> Result<
             human(needed),
         ),
     ))
+}
+
+/// Refuses a setting, `flag`, that asks for more memory than is available: `needed` bytes for `what` (in
+/// words), before anything is allocated, so that the user gets a message instead of an out-of-memory abort.
+/// `advice` says what to give instead.
+pub fn ensure_setting_fits(flag: &str, what: &str, needed: u64, advice: &str) -> Result<()> {
+    let Some(limit) = shortfall(needed) else { return Ok(()) };
+    Err(Error::parameter(
+        flag,
+        format!(
+            "{what}: needs about {} of memory, {limit}; refused before starting ({advice}; \
+             {MEMORY_LIMIT_VAR}=<size> overrides the limit)",
+            human(needed),
+        ),
+    ))
+}
+
+/// When `needed` bytes exceed the memory available, the limit in words; `None` when they fit (or the memory
+/// available is unknown).
+fn shortfall(needed: u64) -> Option<String> {
+    let available = available_bytes()?;
+    if needed <= available {
+        return None;
+    }
+    Some(if std::env::var(MEMORY_LIMIT_VAR).ok().and_then(|v| parse_size(&v)).is_some() {
+        format!("{MEMORY_LIMIT_VAR} allows {}", human(available))
+    } else {
+        format!("the machine has {} available", human(available))
+    })
 }
 
 /// `1.5 GiB`, `300 MiB`, `12 KiB`.

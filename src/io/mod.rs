@@ -14,10 +14,10 @@
 
 pub mod delimited;
 pub mod h5ad;
-pub mod memory;
 mod h5ad_write;
-pub mod tenx;
+pub mod memory;
 pub mod tensors;
+pub mod tenx;
 
 pub use h5ad_write::write_h5ad;
 
@@ -85,6 +85,15 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<CountMatrix
     let format = detect_format(path)?;
     if options.layer.is_some() && format != Format::H5ad {
         return Err(Error::parameter("--layer", "layers exist only in .h5ad files"));
+    }
+    if options.transpose && format != Format::Delimited {
+        return Err(Error::parameter(
+            "--transpose",
+            format!(
+                "applies to .csv/.tsv tables only; {} keeps cells and genes in a known orientation",
+                path.display()
+            ),
+        ));
     }
     let mut matrix = match format {
         Format::H5ad => h5ad::read_h5ad(path, options.layer.as_deref())?,

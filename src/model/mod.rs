@@ -392,7 +392,31 @@ pub fn validate(config: &ModelConfig) -> crate::Result<()> {
     if !(0.0..=1.0).contains(&config.bn_decay) {
         return Err(Error::parameter("bn_decay", format!("{} is not in [0, 1]", config.bn_decay)));
     }
-    Ok(())
+    crate::io::memory::ensure_setting_fits(
+        "generator_layers / critic_layers",
+        &format!("networks of {:?} and {:?} hidden units", config.generator_layers, config.critic_layers),
+        weight_bytes(config),
+        "use narrower layers",
+    )
+}
+
+/// About the memory a model's parameters take in training: weights, gradients, AMSGrad's three moments and a
+/// copy for checkpoints, 4 bytes each. In f64, so that absurd widths give a large number, not an overflow.
+fn weight_bytes(config: &ModelConfig) -> u64 {
+    let classes = config.n_classes().max(1) as f64;
+    let matrices = |n_in: usize, widths: &[usize], n_out: f64| {
+        let mut n_in = n_in as f64;
+        let mut total = 0.0;
+        for &w in widths {
+            total += n_in * w as f64 + 2.0 * classes * w as f64;
+            n_in = w as f64;
+        }
+        total + n_in * n_out
+    };
+    let genes = config.n_genes as f64;
+    let parameters = matrices(config.latent_dim, &config.generator_layers, genes)
+        + matrices(config.n_genes, &config.critic_layers, classes);
+    (parameters * 4.0 * 6.0).min(u64::MAX as f64) as u64
 }
 
 #[cfg(test)]

@@ -118,11 +118,29 @@ impl fmt::Display for PreprocessReport {
     }
 }
 
+/// `x` as text, in exponent notation when its digits would fill a line (`1e300`).
+pub(crate) fn short_number(x: f64) -> String {
+    if x.abs() < 1e15 {
+        x.to_string()
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// Runs the preprocessing pipeline (see the module docs) on raw counts.
 pub fn preprocess(mut matrix: CountMatrix, params: &PreprocessParams) -> Result<(CountMatrix, PreprocessReport)> {
     let mut report = PreprocessReport { input_shape: (matrix.n_cells(), matrix.n_genes()), ..Default::default() };
-    if params.target_sum <= 0.0 || !params.target_sum.is_finite() {
-        return Err(Error::parameter("--target-sum", "must be a positive number"));
+    // The normalised values and the model's library size are 32-bit floats: a larger target would make them
+    // infinite.
+    if !(params.target_sum > 0.0 && params.target_sum <= f32::MAX as f64) {
+        return Err(Error::parameter(
+            "--target-sum",
+            format!(
+                "{} is not a positive number up to {:e} (the largest 32-bit float)",
+                short_number(params.target_sum),
+                f32::MAX
+            ),
+        ));
     }
     if params.n_top_genes == Some(0) {
         return Err(Error::parameter("--hvg", "must be at least 1"));
@@ -164,7 +182,7 @@ pub fn preprocess(mut matrix: CountMatrix, params: &PreprocessParams) -> Result<
 
     if report.label_key.is_none() {
         if let Some(cluster_params) = &params.cluster {
-            let clustering = cluster_cells(&matrix.x, cluster_params)?;
+            let clustering = cluster_cells(&matrix.x, cluster_params).map_err(|e| e.in_file(&matrix.display_path()))?;
             let names: Vec<String> = clustering.labels.iter().map(|l| l.to_string()).collect();
             let categories: Vec<String> = (0..clustering.n_clusters).map(|c| c.to_string()).collect();
             let codes = names.iter().map(|n| n.parse::<i32>().unwrap_or(-1)).collect();

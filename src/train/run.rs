@@ -24,7 +24,7 @@ use super::validation::ValidationScore;
 use crate::error::{Error, Result};
 use crate::io::tensors::{load_tensors, save_tensors};
 use crate::io::write_atomically;
-use crate::model::{GanBackend, NamedTensor};
+use crate::model::{GanBackend, ModelConfig, NamedTensor};
 
 /// Paths inside a run folder.
 #[derive(Debug, Clone)]
@@ -81,6 +81,57 @@ pub struct DataDescription {
     pub n_train: usize,
     /// Number of validation cells.
     pub n_validation: usize,
+}
+
+impl DataDescription {
+    /// Checks the description against the model of `model` (`path` is the data.json it was read from): one gene
+    /// per generator output; one name, proportion and pool of library sizes per class (and for cscGAN as many
+    /// classes as the model has); proportions that are fractions adding up to 1; library sizes that are
+    /// non-negative numbers. scgan writes data.json so; one edited by hand or by another program would otherwise
+    /// make generation index past its lists or allocate as many cells as a stray proportion asks for.
+    pub fn check(&self, path: &Path, model: &ModelConfig) -> Result<()> {
+        let refuse = |field: &str, message: String| Err(Error::format(path, field, message));
+        if self.genes.len() != model.n_genes {
+            return refuse(
+                "genes",
+                format!("lists {} genes, but the model in config.json has {}", self.genes.len(), model.n_genes),
+            );
+        }
+        let n_classes = self.classes.len();
+        if model.n_classes() > 0 && n_classes != model.n_classes() {
+            return refuse(
+                "classes",
+                format!("lists {n_classes} classes, but the cscGAN in config.json has {}", model.n_classes()),
+            );
+        }
+        for (field, length) in
+            [("class_proportions", self.class_proportions.len()), ("library_sizes", self.library_sizes.len())]
+        {
+            if length != n_classes {
+                let entries = if length == 1 { "entry" } else { "entries" };
+                return refuse(
+                    field,
+                    format!("has {length} {entries} for {n_classes} classes; expected one per class"),
+                );
+            }
+        }
+        if let Some((k, p)) = self.class_proportions.iter().enumerate().find(|(_, p)| !(0.0..=1.0).contains(*p)) {
+            return refuse(&format!("class_proportions[{k}]"), format!("{p} is not a fraction in [0, 1]"));
+        }
+        let sum: f64 = self.class_proportions.iter().sum();
+        if n_classes > 0 && (sum - 1.0).abs() > 1e-6 {
+            return refuse("class_proportions", format!("add up to {sum}; expected 1"));
+        }
+        for (k, pool) in self.library_sizes.iter().enumerate() {
+            if let Some(size) = pool.iter().find(|s| !(**s >= 0.0 && s.is_finite())) {
+                return refuse(
+                    &format!("library_sizes[{k}]"),
+                    format!("holds {size}; expected total counts (non-negative numbers)"),
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Writes `value` as pretty JSON to `path`, atomically.

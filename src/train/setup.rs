@@ -148,6 +148,25 @@ pub fn prepare_data(
     if train_rows.is_empty() {
         return Err(Error::invalid_data(input, "obs['split']", "no cells are marked \"train\""));
     }
+    // A cell without counts cannot be normalised, and its library size of 0 would be drawn for generated cells,
+    // whose counts are then normalised by a total of 0: the losses turn NaN at the first step, which reads as
+    // divergence. Such cells get in with --min-genes 0, or when the genes kept (--hvg) are none of a cell's.
+    let totals = matrix.x.row_sums();
+    if let Some(&empty) = train_rows.iter().chain(&validation_rows).find(|&&i| totals[i] <= 0.0) {
+        let n_empty = train_rows.iter().chain(&validation_rows).filter(|&&i| totals[i] <= 0.0).count();
+        return Err(Error::invalid_data(
+            input,
+            read.layer.as_deref().map_or("X".to_string(), |layer| format!("layers['{layer}']")),
+            format!(
+                "cell '{}' ({n_empty} cell{} in all) has no counts in the {} genes{}; training needs counts in \
+                 every cell (remove such cells, e.g. preprocess with --min-genes 1 or more)",
+                matrix.obs_names()[empty],
+                if n_empty == 1 { "" } else { "s" },
+                matrix.n_genes(),
+                if was_preprocessed { "" } else { " kept by preprocessing" },
+            ),
+        ));
+    }
     // Classes in the order of the label column's categories (or sorted), restricted to those trained on.
     let ordered: Vec<String> = match label_key.as_deref().and_then(|k| matrix.obs.get(k)) {
         Some(Column::Categorical { categories, .. }) => categories.clone(),
@@ -167,11 +186,14 @@ pub fn prepare_data(
     // file written by `scgan preprocess` keeps the target it was normalised with.
     let recorded_target = || matrix.uns.get("scgan")?.get("preprocess")?.get("target_sum")?.as_f64();
     let target_sum = if was_preprocessed { recorded_target() } else { None };
-    if let Some(target) = target_sum.filter(|t| !(*t > 0.0 && t.is_finite())) {
+    if let Some(target) = target_sum.filter(|t| !(*t > 0.0 && *t <= f32::MAX as f64)) {
         return Err(Error::invalid_data(
             input,
             "uns['scgan']['preprocess']['target_sum']",
-            format!("{target} is not a positive library size: preprocess the raw counts again"),
+            format!(
+                "{} is not a positive library size: preprocess the raw counts again",
+                preprocess::short_number(target)
+            ),
         ));
     }
     let library_size = library_size.unwrap_or(target_sum.unwrap_or(preprocess_params.target_sum) as f32);
@@ -195,8 +217,29 @@ pub fn prepare_data(
     Ok((TrainingSet { train, validation, class_proportions, library_size }, description, was_preprocessed))
 }
 
+/// Builds the network and checks that its batches fit in memory (its weights are checked first, by
+/// [`crate::model::validate`], so that too wide layers are blamed on the widths, not on the batch size).
 fn build_model(config: &ModelConfig, params: &TrainParams) -> Result<Box<dyn GanBackend>> {
-    Ok(Box::new(CpuGan::new(config.clone(), params.optimizer, params.seed, params.threads)?))
+    let model = CpuGan::new(config.clone(), params.optimizer, params.seed, params.threads)?;
+    ensure_batch_fits(config, params.batch_size)?;
+    Ok(Box::new(model))
+}
+
+/// Refuses a `--batch-size` whose activations cannot be held in memory, before anything is allocated or written
+/// (an allocation that fails aborts the process, leaving a half-made run folder behind).
+fn ensure_batch_fits(config: &ModelConfig, batch_size: usize) -> Result<()> {
+    let width = |widths: &[usize]| widths.iter().map(|&w| w as f64).sum::<f64>();
+    // Per cell, 4 bytes a value: the critic's activations for real, generated and interpolated cells with their
+    // gradients, and the generator's with theirs. An estimate on the low side: it is to catch absurd sizes.
+    let critic = config.n_genes as f64 + width(&config.critic_layers);
+    let generator = (config.latent_dim + config.n_genes) as f64 + width(&config.generator_layers);
+    let bytes = batch_size as f64 * (6.0 * critic + 3.0 * generator) * 4.0;
+    crate::io::memory::ensure_setting_fits(
+        "--batch-size",
+        &format!("a batch of {batch_size} cells x {} genes", config.n_genes),
+        bytes.min(u64::MAX as f64) as u64,
+        "use a smaller --batch-size",
+    )
 }
 
 /// Starts a new run in `out` (which must not hold one already).
@@ -343,6 +386,7 @@ pub fn resume(out: &Path, update: impl FnOnce(&mut TrainParams)) -> Result<Sessi
     }
     let mut config = RunConfig::read(&run.config())?;
     let description: DataDescription = read_json(&run.data())?;
+    description.check(&run.data(), &config.model)?;
     let recorded = config.train.clone();
     update(&mut config.train);
     refuse_network_changes(&recorded, &config.train, out)?;
