@@ -41,6 +41,16 @@ pub fn evaluate_and_report(
             ),
         ));
     }
+    // The report is a folder: an existing file there would be found only after the whole evaluation.
+    if out.exists() && !out.is_dir() {
+        return Err(Error::io(
+            out,
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "is a file; the report is written into a folder (give a new path or a folder)",
+            ),
+        ));
+    }
     let evaluation = evaluate(real, generated, reference, params)?;
     let metrics = serde_json::to_value(&evaluation)
         .map_err(|e| Error::invalid_data(out, "metrics.json", format!("cannot be encoded: {e}")))?;

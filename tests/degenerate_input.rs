@@ -223,6 +223,30 @@ fn evaluate_with_one_gene_in_common_or_a_missing_run_folder() {
     let missing = dir.path().join("runs/pbmc");
     assert_clean_failure(&evaluate(&real, &["--run", missing.to_str().unwrap()]), &["runs/pbmc", "no such run folder"]);
     assert_eq!(files_in(dir.path()), before, "a refused evaluation left files");
+    // a file where the report folder goes is refused before the evaluation, and left as it was
+    std::fs::write(&report, "notes").unwrap();
+    assert_clean_failure(&evaluate(&real, &[]), &["report", "is a file", "folder"]);
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), "notes");
+}
+
+/// `scgan train --steps 0` used to finish without a model, so that `scgan generate` failed later on a missing file.
+#[test]
+fn training_for_no_steps_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = h5ad_of(dir.path(), "cells.h5ad", &small_counts(60, 30));
+    let run = dir.path().join("run");
+    let output = scgan(&[
+        "train",
+        input.to_str().unwrap(),
+        "--label-key",
+        "cell_type",
+        "--out",
+        run.to_str().unwrap(),
+        "--steps",
+        "0",
+    ]);
+    assert_clean_failure(&output, &["--steps", "must be positive"]);
+    assert!(!run.exists(), "a refused run left its folder");
 }
 
 /// `--transpose` was ignored in silence for the formats whose orientation is fixed.

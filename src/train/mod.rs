@@ -269,6 +269,7 @@ impl TrainParams {
     /// Checks the settings once, so that the loop never meets a bad one.
     pub fn check(&self) -> Result<()> {
         let positive = |name: &str, ok: bool| if ok { Ok(()) } else { Err(Error::parameter(name, "must be positive")) };
+        positive("--steps", self.steps > 0)?;
         positive("--batch-size", self.batch_size > 0)?;
         positive("--critic-steps", self.critic_steps > 0)?;
         positive("--penalty-every", self.penalty_every > 0)?;
