@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use common::{assert_clean_failure, files_in, scgan, small_counts};
 use scgan::io;
@@ -16,13 +17,13 @@ fn h5ad_of(dir: &Path, name: &str, matrix: &scgan::CountMatrix) -> PathBuf {
     path
 }
 
-/// A tiny trained cscGAN (types B and T, 30 genes, 2 steps) in `dir/run`.
-fn tiny_run(dir: &Path) -> PathBuf {
-    let input = h5ad_of(dir, "cells.h5ad", &small_counts(60, 30));
-    let run = dir.join("run");
-    let output = scgan(&[
+/// `scgan train` on `input`, labelled by `cell_type`, with no cell or gene filtered out, into `out`, on one
+/// thread, with `extra` flags (`--steps` among them).
+fn train(input: &Path, out: &Path, extra: &[&str]) -> Output {
+    let (input, out) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let fixed = [
         "train",
-        input.to_str().unwrap(),
+        input,
         "--label-key",
         "cell_type",
         "--min-genes",
@@ -30,16 +31,18 @@ fn tiny_run(dir: &Path) -> PathBuf {
         "--min-cells",
         "0",
         "--out",
-        run.to_str().unwrap(),
-        "--steps",
-        "2",
-        "--checkpoint-every",
-        "1",
-        "--validation-every",
-        "0",
+        out,
         "--threads",
         "1",
-    ]);
+    ];
+    scgan(&[&fixed[..], extra].concat())
+}
+
+/// A tiny trained cscGAN (types B and T, 30 genes, 2 steps) in `dir/run`.
+fn tiny_run(dir: &Path) -> PathBuf {
+    let input = h5ad_of(dir, "cells.h5ad", &small_counts(60, 30));
+    let run = dir.join("run");
+    let output = train(&input, &run, &["--steps", "2", "--checkpoint-every", "1", "--validation-every", "0"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     run
 }
@@ -112,22 +115,7 @@ fn a_cell_without_counts_is_refused_for_training() {
     let input = h5ad_of(dir.path(), "empty_cell.h5ad", &matrix);
     let before = files_in(dir.path());
     let run = dir.path().join("run");
-    let output = scgan(&[
-        "train",
-        input.to_str().unwrap(),
-        "--label-key",
-        "cell_type",
-        "--min-genes",
-        "0",
-        "--min-cells",
-        "0",
-        "--out",
-        run.to_str().unwrap(),
-        "--steps",
-        "2",
-        "--threads",
-        "1",
-    ]);
+    let output = train(&input, &run, &["--steps", "2"]);
     assert_clean_failure(&output, &["empty_cell.h5ad", "X", "cell 'cell5'", "has no counts", "--min-genes"]);
     assert_eq!(files_in(dir.path()), before, "a refused run left files");
 }
@@ -140,26 +128,7 @@ fn sizes_beyond_memory_are_refused_before_allocating() {
     let input = h5ad_of(dir.path(), "cells.h5ad", &small_counts(60, 30));
     let before = files_in(dir.path());
     let out = dir.path().join("out");
-    let train = |flag: &str, value: &str| {
-        scgan(&[
-            "train",
-            input.to_str().unwrap(),
-            "--label-key",
-            "cell_type",
-            "--min-genes",
-            "0",
-            "--min-cells",
-            "0",
-            "--out",
-            out.to_str().unwrap(),
-            "--steps",
-            "2",
-            "--threads",
-            "1",
-            flag,
-            value,
-        ])
-    };
+    let train = |flag: &str, value: &str| train(&input, &out, &["--steps", "2", flag, value]);
     let huge = "100000000000";
     assert_clean_failure(&train("--batch-size", huge), &["--batch-size", "a batch of 100000000000 cells", "refused"]);
     assert_clean_failure(&train("--critic-layers", huge), &["critic_layers", "[100000000000]", "narrower"]);
@@ -235,16 +204,7 @@ fn training_for_no_steps_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let input = h5ad_of(dir.path(), "cells.h5ad", &small_counts(60, 30));
     let run = dir.path().join("run");
-    let output = scgan(&[
-        "train",
-        input.to_str().unwrap(),
-        "--label-key",
-        "cell_type",
-        "--out",
-        run.to_str().unwrap(),
-        "--steps",
-        "0",
-    ]);
+    let output = train(&input, &run, &["--steps", "0"]);
     assert_clean_failure(&output, &["--steps", "must be positive"]);
     assert!(!run.exists(), "a refused run left its folder");
 }

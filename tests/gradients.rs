@@ -7,7 +7,7 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use scgan::engine::{CpuGan, CriticTerms, Network};
+use scgan::engine::{CpuGan, CriticLoss, CriticTerms, Network};
 use scgan::model::{
     parameter_count, ConditionalCritic, CountDraw, CountRounding, CriticBatch, CriticInput, GanBackend, MeanMatching,
     ModelConfig, ModelKind, OptimizerConfig,
@@ -44,6 +44,13 @@ struct Inputs {
     alpha: Vec<f64>,
     /// Standardised log library sizes of the real cells, for a critic that reads depth (others ignore them).
     depth: Vec<f64>,
+}
+
+impl Inputs {
+    /// The critic loss of these inputs on `net`, and its gradient (into the network's critic gradients).
+    fn critic_loss(&self, net: &mut Network<f64>, terms: CriticTerms) -> CriticLoss {
+        net.critic_loss_and_gradients(&self.real, &self.labels, &self.z, &self.alpha, &self.depth, terms)
+    }
 }
 
 fn inputs(seed: u64, conditional: bool, library_size: f64) -> Inputs {
@@ -201,7 +208,7 @@ fn critic_check(config: ModelConfig, name: &str, terms: CriticTerms, path: Layer
     };
     net.set_sparse_limit(limit);
     let name = &format!("{name} [{path:?}]");
-    let l0 = net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, &inp.depth, terms);
+    let l0 = inp.critic_loss(&mut net, terms);
     let expected = match path {
         Layer1::Dense => (false, false),
         Layer1::Sparse => (true, true),
@@ -221,11 +228,7 @@ fn critic_check(config: ModelConfig, name: &str, terms: CriticTerms, path: Layer
         &grads,
         |i| cell.borrow().critic_params().values()[i],
         |i, v| cell.borrow_mut().critic_params_mut().values_mut()[i] = v,
-        || {
-            cell.borrow_mut()
-                .critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, &inp.depth, terms)
-                .loss
-        },
+        || inp.critic_loss(&mut cell.borrow_mut(), terms).loss,
     );
     println!("  exact zeros: {}", zero_report(net.critic_params()));
     (err, net, inp)
@@ -253,14 +256,7 @@ fn critic_gradients_do_not_depend_on_the_thread_count() {
             let gradients = |threads: usize| {
                 let mut net = network_on_threads(tiny(kind, 20_000.0), 11, threads);
                 net.set_sparse_limit(limit);
-                net.critic_loss_and_gradients(
-                    &inp.real,
-                    &inp.labels,
-                    &inp.z,
-                    &inp.alpha,
-                    &inp.depth,
-                    CriticTerms::Full,
-                );
+                inp.critic_loss(&mut net, CriticTerms::Full);
                 net.critic_params().grads().to_vec()
             };
             let (one, two) = (gradients(1), gradients(2));
@@ -292,7 +288,7 @@ fn unpenalised_critic_update_is_the_full_gradient_less_the_penalty() {
             assert!(err < TOL, "{name} {path:?}: worst relative error {err:.2e}");
             let paths = net.last_sparse_paths();
             let mut gradient = |terms| {
-                net.critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, &inp.depth, terms);
+                inp.critic_loss(&mut net, terms);
                 assert_eq!(net.last_sparse_paths(), paths, "{name} {path:?}: {terms:?} took another layer-1 path");
                 net.critic_params().grads().to_vec()
             };
@@ -496,14 +492,7 @@ fn log1p_critic_input_gradients_match_finite_differences() {
             for sparse in [false, true] {
                 let mut net = network_from(config.clone(), 11);
                 net.set_sparse_limit(if sparse { 1.0 } else { -1.0 });
-                let l0 = net.critic_loss_and_gradients(
-                    &inp.real,
-                    &inp.labels,
-                    &inp.z,
-                    &inp.alpha,
-                    &inp.depth,
-                    CriticTerms::Full,
-                );
+                let l0 = inp.critic_loss(&mut net, CriticTerms::Full);
                 assert!(l0.loss.is_finite() && l0.gradient_penalty.is_some_and(|p| p > 0.0));
                 let grads = net.critic_params().grads().to_vec();
                 let cell = std::cell::RefCell::new(&mut net);
@@ -514,9 +503,7 @@ fn log1p_critic_input_gradients_match_finite_differences() {
                     |i, v| cell.borrow_mut().critic_params_mut().values_mut()[i] = v,
                     || {
                         let terms = CriticTerms::Full;
-                        cell.borrow_mut()
-                            .critic_loss_and_gradients(&inp.real, &inp.labels, &inp.z, &inp.alpha, &inp.depth, terms)
-                            .loss
+                        inp.critic_loss(&mut cell.borrow_mut(), terms).loss
                     },
                 );
                 assert!(err < TOL, "{name} log1p critic: worst relative error {err:.2e}");
