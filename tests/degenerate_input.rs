@@ -236,3 +236,32 @@ fn too_few_cells_to_cluster_names_the_file() {
     assert_clean_failure(&output, &["five_cells.h5ad: clustering", "5 cells are too few"]);
     assert!(!out.exists());
 }
+
+/// A label column with nearly as many values as cells (here a float score) trains one type per value: preprocessing
+/// says so, and goes on (a user may mean it).
+#[test]
+fn a_label_column_of_per_cell_numbers_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut matrix = small_counts(60, 30);
+    let scores: Vec<f64> = (0..60).map(|i| i as f64 * 0.37).collect();
+    matrix.obs.insert("score", scgan::Column::Float(scores));
+    let input = h5ad_of(dir.path(), "scored.h5ad", &matrix);
+    let out = dir.path().join("prepared.h5ad");
+    let args = ["preprocess", input.to_str().unwrap(), "--label-key", "score", "--min-genes", "0", "--min-cells", "0"];
+    let output = scgan(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: ") && stderr.contains("obs['score']: 60 distinct values for 60 cells"),
+        "{stderr}"
+    );
+    let output = scgan(&[
+        "preprocess",
+        input.to_str().unwrap(),
+        "--label-key",
+        "cell_type",
+        "--out",
+        dir.path().join("typed.h5ad").to_str().unwrap(),
+    ]);
+    assert!(output.status.success() && !String::from_utf8_lossy(&output.stderr).contains("distinct values"));
+}

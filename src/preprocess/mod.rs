@@ -162,6 +162,17 @@ pub fn preprocess(mut matrix: CountMatrix, params: &PreprocessParams) -> Result<
 
     if let Some(key) = &params.label_key {
         let labels = matrix.labels(key)?;
+        // Every distinct value becomes a cell type: a column of per-cell numbers (a score, a library size) given
+        // by mistake would make as many types as cells, each too small to learn, with no error to say so.
+        let distinct = labels.iter().flatten().collect::<std::collections::HashSet<_>>().len();
+        if distinct > 10 && 2 * distinct > matrix.n_cells() {
+            eprintln!(
+                "warning: {}: obs['{key}']: {distinct} distinct values for {} cells, each of which becomes a cell \
+                 type: is this the column of cell types?",
+                matrix.display_path().display(),
+                matrix.n_cells()
+            );
+        }
         let keep: Vec<bool> = labels.iter().map(|l| l.as_deref().is_some_and(|l| !l.is_empty())).collect();
         report.unlabeled_cells_removed = keep.iter().filter(|&&k| !k).count();
         if report.unlabeled_cells_removed > 0 {
