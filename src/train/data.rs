@@ -43,11 +43,6 @@ impl CellSet {
         self.len() == 0
     }
 
-    /// The library size (total counts) of cell `row`.
-    pub fn library_size(&self, row: usize) -> f64 {
-        self.counts.row(row).1.iter().map(|&count| count as f64).sum()
-    }
-
     /// The library sizes (total counts) of the cells of every class, `n_classes` pools (at least one); a label
     /// beyond them goes to the last pool.
     pub fn library_sizes_by_class(&self, n_classes: usize) -> Vec<Vec<f64>> {

@@ -476,6 +476,14 @@ pub fn train(
     let mut z = vec![0f32; batch * latent];
     let mut alpha = vec![0f32; batch];
     let mut generated_labels = vec![0u32; batch];
+    // A training cell's depth as a critic that reads depth sees it: fixed per cell, so computed once.
+    let cell_depth: Vec<f32> = match (params.critic_depth, &library_input) {
+        (true, Some(input)) => {
+            let sizes = data.train.counts.row_sums();
+            data.train.labels.iter().zip(sizes).map(|(&label, size)| input.value(label as usize, size)).collect()
+        }
+        _ => Vec::new(),
+    };
     let mut real_depth = Vec::with_capacity(batch);
     let mut log =
         std::fs::OpenOptions::new().create(true).append(true).open(run.log()).map_err(|e| Error::io(run.log(), e))?;
@@ -513,10 +521,8 @@ pub fn train(
             let index = state.step * params.critic_steps as u64 + update as u64;
             let penalty_weight = lazy_penalty_weight(params.penalty_every, index);
             real_depth.clear();
-            if let (true, Some(input)) = (params.critic_depth, &library_input) {
-                real_depth.extend(
-                    rows.iter().map(|&row| input.value(data.train.labels[row] as usize, data.train.library_size(row))),
-                );
+            if !cell_depth.is_empty() {
+                real_depth.extend(rows.iter().map(|&row| cell_depth[row]));
             }
             let batch = CriticBatch {
                 real: &real,
