@@ -48,7 +48,9 @@ fn tiny_run(dir: &Path) -> PathBuf {
 }
 
 /// Each edit of data.json that disagrees with the model used to panic in generation (a class or proportion
-/// beyond the model's classes indexed past its lists) or abort (a proportion of 1e15 asked for that many cells).
+/// beyond the model's classes indexed past its lists) or abort (a proportion of 1e15 asked for that many cells),
+/// or was taken as it was: a gene listed twice went into the generated file's gene names, a class without library
+/// sizes got the model's (20,000 counts for every cell), a library size of 0 made cells without counts.
 #[test]
 fn a_data_json_that_disagrees_with_the_model_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,7 +59,7 @@ fn a_data_json_that_disagrees_with_the_model_is_refused() {
     let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&data_json).unwrap()).unwrap();
     let out = dir.path().join("generated.h5ad");
     type Edit = fn(&mut serde_json::Value);
-    let edits: [(Edit, &[&str], &[&str]); 5] = [
+    let edits: [(Edit, &[&str], &[&str]); 8] = [
         (
             |d| {
                 d["classes"].as_array_mut().unwrap().push("NK".into());
@@ -85,9 +87,27 @@ fn a_data_json_that_disagrees_with_the_model_is_refused() {
             &["data.json", "class_proportions[0]", "not a fraction"],
         ),
         (
+            |d| {
+                d["genes"][0] = "twice".into();
+                d["genes"][1] = "twice".into();
+            },
+            &["--n", "20"],
+            &["data.json", "genes", "gene 'twice' twice (entries 0 and 1)"],
+        ),
+        (
+            |d| d["library_sizes"][1] = serde_json::json!([]),
+            &["--n", "20"],
+            &["data.json", "library_sizes[1]", "class 'T' has no library sizes", "total counts of its training cells"],
+        ),
+        (
+            |d| d["library_sizes"][1][0] = 0.0.into(),
+            &["--n", "20"],
+            &["data.json", "library_sizes[1]", "class 'T' holds 0", "positive"],
+        ),
+        (
             |d| d["library_sizes"][0][0] = (-5.0).into(),
             &["--n", "20"],
-            &["data.json", "library_sizes[0]", "-5", "non-negative"],
+            &["data.json", "library_sizes[0]", "class 'B' holds -5", "positive"],
         ),
     ];
     for (edit, request, needles) in edits {
