@@ -1,7 +1,8 @@
 //! Degenerate but plausible input that once reached a panic, an abort or a misleading message: a run folder whose
 //! data.json disagrees with its model, cells without counts, sizes too large for memory, files with one gene in
-//! common, a mistyped run folder, too few cells to cluster, a flag that does not apply. Each must fail cleanly
-//! (tests/common's `assert_clean_failure`) and leave no output behind. (tests/bad_input.rs has the rest.)
+//! common, a mistyped run folder, too few cells to cluster or to fit the validation PCA, a flag that does not
+//! apply. Each must fail cleanly (tests/common's `assert_clean_failure`) and leave no output behind.
+//! (tests/bad_input.rs has the rest.)
 
 mod common;
 
@@ -284,4 +285,19 @@ fn a_label_column_of_per_cell_numbers_is_warned_about() {
         dir.path().join("typed.h5ad").to_str().unwrap(),
     ]);
     assert!(output.status.success() && !String::from_utf8_lossy(&output.stderr).contains("distinct values"));
+}
+
+/// One training cell (the input's own split column marks only one) reached the validation figure's PCA, whose
+/// refusal named the placeholder "data" instead of the file.
+#[test]
+fn the_validation_pca_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut matrix = small_counts(60, 30);
+    let split: Vec<&str> = (0..60).map(|i| if i == 0 { "train" } else { "validation" }).collect();
+    matrix.obs.insert("split", scgan::Column::categorical_from(&split));
+    let input = h5ad_of(dir.path(), "one_train.h5ad", &matrix);
+    let run = dir.path().join("run");
+    let output = train(&input, &run, &["--steps", "2", "--validation-every", "1"]);
+    assert_clean_failure(&output, &["one_train.h5ad: PCA", "the matrix is 1 x 30"]);
+    assert!(!run.exists(), "a refused run left its folder");
 }
