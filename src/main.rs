@@ -228,7 +228,8 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         // A new run that failed before its first checkpoint has nothing worth keeping: leave no half run folder.
         setup::discard(&session.run, out_existed);
     }
-    let outcome = outcome?;
+    // The validation figure's PCA is fitted on the training cells, which know no file.
+    let outcome = outcome.map_err(|e| e.in_file(&session.config.input))?;
     out!(
         "trained {} steps ({} this session, {:.1} steps/s); {} -> {}",
         outcome.steps, outcome.session_steps,

@@ -264,7 +264,8 @@ impl Pca {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] when `n_components` is 0; [`Error::InvalidData`] when the data have fewer
-    /// than 2 samples or features, or contain non-finite values.
+    /// than 2 samples or features, or contain non-finite values. A bare matrix has no file: the error names the
+    /// placeholder `data`, which callers replace with theirs ([`Error::in_file`]).
     pub fn fit(x: &CsrMatrix, params: &PcaParams) -> Result<Pca> {
         let (n, p) = (x.n_rows(), x.n_cols());
         if params.n_components == 0 {

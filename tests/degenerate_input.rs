@@ -1,7 +1,8 @@
 //! Degenerate but plausible input that once reached a panic, an abort or a misleading message: a run folder whose
 //! data.json disagrees with its model, cells without counts, sizes too large for memory, files with one gene in
-//! common, a mistyped run folder, too few cells to cluster, a flag that does not apply. Each must fail cleanly
-//! (tests/common's `assert_clean_failure`) and leave no output behind. (tests/bad_input.rs has the rest.)
+//! common, a mistyped run folder, too few cells to cluster or to fit the validation PCA, a flag that does not
+//! apply. Each must fail cleanly (tests/common's `assert_clean_failure`) and leave no output behind.
+//! (tests/bad_input.rs has the rest.)
 
 mod common;
 
@@ -48,7 +49,9 @@ fn tiny_run(dir: &Path) -> PathBuf {
 }
 
 /// Each edit of data.json that disagrees with the model used to panic in generation (a class or proportion
-/// beyond the model's classes indexed past its lists) or abort (a proportion of 1e15 asked for that many cells).
+/// beyond the model's classes indexed past its lists) or abort (a proportion of 1e15 asked for that many cells),
+/// or was taken as it was: a gene listed twice went into the generated file's gene names, a class without library
+/// sizes got the model's (20,000 counts for every cell), a library size of 0 made cells without counts.
 #[test]
 fn a_data_json_that_disagrees_with_the_model_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,7 +60,7 @@ fn a_data_json_that_disagrees_with_the_model_is_refused() {
     let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&data_json).unwrap()).unwrap();
     let out = dir.path().join("generated.h5ad");
     type Edit = fn(&mut serde_json::Value);
-    let edits: [(Edit, &[&str], &[&str]); 5] = [
+    let edits: [(Edit, &[&str], &[&str]); 8] = [
         (
             |d| {
                 d["classes"].as_array_mut().unwrap().push("NK".into());
@@ -85,9 +88,27 @@ fn a_data_json_that_disagrees_with_the_model_is_refused() {
             &["data.json", "class_proportions[0]", "not a fraction"],
         ),
         (
+            |d| {
+                d["genes"][0] = "twice".into();
+                d["genes"][1] = "twice".into();
+            },
+            &["--n", "20"],
+            &["data.json", "genes", "gene 'twice' twice (entries 0 and 1)"],
+        ),
+        (
+            |d| d["library_sizes"][1] = serde_json::json!([]),
+            &["--n", "20"],
+            &["data.json", "library_sizes[1]", "class 'T' has no library sizes", "total counts of its training cells"],
+        ),
+        (
+            |d| d["library_sizes"][1][0] = 0.0.into(),
+            &["--n", "20"],
+            &["data.json", "library_sizes[1]", "class 'T' holds 0", "positive"],
+        ),
+        (
             |d| d["library_sizes"][0][0] = (-5.0).into(),
             &["--n", "20"],
-            &["data.json", "library_sizes[0]", "-5", "non-negative"],
+            &["data.json", "library_sizes[0]", "class 'B' holds -5", "positive"],
         ),
     ];
     for (edit, request, needles) in edits {
@@ -264,4 +285,19 @@ fn a_label_column_of_per_cell_numbers_is_warned_about() {
         dir.path().join("typed.h5ad").to_str().unwrap(),
     ]);
     assert!(output.status.success() && !String::from_utf8_lossy(&output.stderr).contains("distinct values"));
+}
+
+/// One training cell (the input's own split column marks only one) reached the validation figure's PCA, whose
+/// refusal named the placeholder "data" instead of the file.
+#[test]
+fn the_validation_pca_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut matrix = small_counts(60, 30);
+    let split: Vec<&str> = (0..60).map(|i| if i == 0 { "train" } else { "validation" }).collect();
+    matrix.obs.insert("split", scgan::Column::categorical_from(&split));
+    let input = h5ad_of(dir.path(), "one_train.h5ad", &matrix);
+    let run = dir.path().join("run");
+    let output = train(&input, &run, &["--steps", "2", "--validation-every", "1"]);
+    assert_clean_failure(&output, &["one_train.h5ad: PCA", "the matrix is 1 x 30"]);
+    assert!(!run.exists(), "a refused run left its folder");
 }

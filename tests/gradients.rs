@@ -1,114 +1,19 @@
-//! Finite-difference checks of the engine's gradients (in f64, on tiny networks), and the engine's other
-//! contracts: AMSGrad steps, parameter counts, determinism, generation.
+//! Finite-difference checks of the engine's gradients, in f64 on tiny networks (tests/common/tiny.rs): the critic's
+//! (every layer-1 path, with and without the penalty), the generator's, and those of the options that change the
+//! losses (mean matching, output noise, log1p inputs, count rounding, a critic that reads depth). The engine's
+//! other contracts are in tests/engine.rs.
 //!
 //! Every check differentiates the loss numerically in each parameter (see [`check`]) and compares with the
 //! analytic gradient; the worst relative error over all parameters is printed (`--nocapture`) and asserted.
 
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
-use scgan::engine::{CpuGan, CriticLoss, CriticTerms, Network};
-use scgan::model::{
-    parameter_count, ConditionalCritic, CountDraw, CountRounding, CriticBatch, CriticInput, GanBackend, MeanMatching,
-    ModelConfig, ModelKind, OptimizerConfig,
-};
+mod common;
 
-const B: usize = 4;
-const G: usize = 7;
-const L: usize = 3;
-const K: usize = 3;
+use common::tiny::{inputs, kinds, network, network_from, tiny, Inputs, B, G};
+use scgan::engine::{CriticTerms, Network};
+use scgan::model::{parameter_count, CountDraw, CountRounding, CriticInput, MeanMatching, ModelConfig, ModelKind};
+
 /// Relative tolerance of the gradient checks.
 const TOL: f64 = 1e-5;
-
-fn tiny(kind: ModelKind, library_size: f32) -> ModelConfig {
-    let mut c = ModelConfig::paper(G, kind);
-    c.latent_dim = L;
-    c.generator_layers = vec![5, 6, 7];
-    c.critic_layers = vec![6, 5, 4];
-    c.library_size = library_size;
-    c
-}
-
-fn kinds() -> Vec<(&'static str, ModelKind)> {
-    vec![
-        ("scGAN", ModelKind::Scgan),
-        ("cscGAN per-class", ModelKind::Cscgan { n_classes: K, critic: ConditionalCritic::PerClassOutput }),
-        ("cscGAN projection", ModelKind::Cscgan { n_classes: K, critic: ConditionalCritic::Projection }),
-    ]
-}
-
-struct Inputs {
-    real: Vec<f64>,
-    labels: Vec<u32>,
-    z: Vec<f64>,
-    alpha: Vec<f64>,
-    /// Standardised log library sizes of the real cells, for a critic that reads depth (others ignore them).
-    depth: Vec<f64>,
-}
-
-impl Inputs {
-    /// The critic loss of these inputs on `net`, and its gradient (into the network's critic gradients).
-    fn critic_loss(&self, net: &mut Network<f64>, terms: CriticTerms) -> CriticLoss {
-        net.critic_loss_and_gradients(&self.real, &self.labels, &self.z, &self.alpha, &self.depth, terms)
-    }
-}
-
-fn inputs(seed: u64, conditional: bool, library_size: f64) -> Inputs {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut real = vec![0.0; B * G];
-    for row in real.chunks_mut(G) {
-        for x in row.iter_mut() {
-            if rng.random::<f64>() < 0.7 {
-                *x = rng.random::<f64>() * 3.0 + 0.1;
-            }
-        }
-        row[0] += 0.5;
-        let s: f64 = row.iter().sum();
-        row.iter_mut().for_each(|x| *x *= library_size / s);
-    }
-    let z = (0..B * L).map(|_| StandardNormal.sample(&mut rng)).collect();
-    let alpha = (0..B).map(|_| 0.1 + 0.8 * rng.random::<f64>()).collect();
-    let labels = if conditional { (0..B as u32).map(|i| i % K as u32).collect() } else { vec![] };
-    let depth = (0..B).map(|_| StandardNormal.sample(&mut rng)).collect();
-    Inputs { real, labels, z, alpha, depth }
-}
-
-/// A tiny f64 network with every parameter (biases, batch-norm affines, outputs) moved off its initial value,
-/// so that few gradients are trivially zero.
-fn network(kind: ModelKind, seed: u64, library_size: f32) -> Network<f64> {
-    network_from(tiny(kind, library_size), seed)
-}
-
-fn network_from(config: ModelConfig, seed: u64) -> Network<f64> {
-    network_on_threads(config, seed, 1)
-}
-
-fn network_on_threads(config: ModelConfig, seed: u64, threads: usize) -> Network<f64> {
-    let mut net = Network::<f64>::new(config, OptimizerConfig::default(), seed, threads).unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
-    for which in 0..2 {
-        let set = if which == 0 { net.generator_params_mut() } else { net.critic_params_mut() };
-        let entries = set.entries().to_vec();
-        for e in entries {
-            // gamma around 1; hidden biases and betas mostly positive, so that few units are dead for the whole batch
-            let base = if e.name.ends_with("gamma") {
-                Some(1.0)
-            } else if e.name.ends_with("beta") || (e.name.ends_with("bias") && e.name.contains("dense")) {
-                Some(0.5)
-            } else {
-                None
-            };
-            // deeper critic weights leaning positive: the activations are non-negative, so this keeps units alive
-            let shift =
-                if e.name.starts_with("critic.dense") && !e.name.starts_with("critic.dense1") { 0.3 } else { 0.0 };
-            for x in &mut set.values_mut()[e.range()] {
-                let noise: f64 = StandardNormal.sample(&mut rng);
-                *x = base.unwrap_or(*x) + shift + 0.3 * noise;
-            }
-        }
-    }
-    net
-}
 
 /// Worst relative error of `analytic` against finite differences of `loss` over all parameters; `value(i)` reads
 /// parameter `i`, `set(i, v)` writes it.
@@ -242,27 +147,6 @@ fn critic_loss_gradient_matches_finite_differences() {
                 let (err, ..) = critic_check(tiny(kind, library_size), name, CriticTerms::Full, path);
                 assert!(err < TOL, "{name}: worst relative error {err:.2e}");
             }
-        }
-    }
-}
-
-/// The critic's gradients on 2 threads (parallel GEMMs, sparse kernels and row passes) equal those on 1 thread,
-/// which the finite-difference tests check, with layer 1 dense and sparse.
-#[test]
-fn critic_gradients_do_not_depend_on_the_thread_count() {
-    for (name, kind) in kinds() {
-        let inp = inputs(5, kind != ModelKind::Scgan, 20_000.0);
-        for limit in [-1.0, 1.0] {
-            let gradients = |threads: usize| {
-                let mut net = network_on_threads(tiny(kind, 20_000.0), 11, threads);
-                net.set_sparse_limit(limit);
-                inp.critic_loss(&mut net, CriticTerms::Full);
-                net.critic_params().grads().to_vec()
-            };
-            let (one, two) = (gradients(1), gradients(2));
-            let scale = one.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-            let worst = one.iter().zip(&two).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-            assert!(scale > 0.0 && worst <= 1e-12 * scale, "{name}, sparse limit {limit}: {worst:e} of {scale:e}");
         }
     }
 }
@@ -600,134 +484,4 @@ fn log1p_counts_input_is_log1p_at_one_count_per_unit() {
         assert!(distance(&counts) < 1e-9, "{name}: {:.2e}", distance(&counts));
         assert!(distance(&normalised) > 1e-3, "{name}: {:.2e}", distance(&normalised));
     }
-}
-
-#[test]
-fn parameter_counts_match_the_spec() {
-    for g in [50, 300] {
-        let mut configs = vec![(ModelConfig::paper(g, ModelKind::Scgan), 1_349_121 + 2_049 * g)];
-        // the output noise adds one scale per gene
-        configs.push((
-            ModelConfig { output_noise: true, ..ModelConfig::paper(g, ModelKind::Scgan) },
-            1_349_121 + 2_050 * g,
-        ));
-        // a critic that reads depth adds one weight per unit of its first layer
-        configs.push((
-            ModelConfig { critic_depth: true, ..ModelConfig::paper(g, ModelKind::Scgan) },
-            1_349_121 + 2_049 * g + 1_024,
-        ));
-        for k in [2, 5] {
-            let per = ModelKind::Cscgan { n_classes: k, critic: ConditionalCritic::PerClassOutput };
-            configs.push((ModelConfig::paper(g, per), 1_345_280 + 3_841 * k + 2_049 * g));
-            let proj = ModelKind::Cscgan { n_classes: k, critic: ConditionalCritic::Projection };
-            configs.push((ModelConfig::paper(g, proj), 1_345_537 + 3_840 * k + 2_049 * g));
-        }
-        for (config, expected) in configs {
-            assert_eq!(parameter_count(&config), expected);
-            let gan = CpuGan::new(config.clone(), OptimizerConfig::default(), 0, 1).unwrap();
-            let n: usize = gan.parameters().iter().map(|t| t.data.len()).sum();
-            assert_eq!(n, expected, "{:?}", config.kind);
-            let names: Vec<String> = gan.parameters().into_iter().map(|t| t.name).collect();
-            assert_eq!(names[0], "generator.dense1.weight");
-            assert!(
-                names.iter().position(|n| n.starts_with("critic."))
-                    > names.iter().position(|n| n == "generator.out.bias")
-            );
-        }
-    }
-}
-
-fn tiny_f32_batch(seed: u64, conditional: bool) -> (Vec<f32>, Vec<u32>, Vec<f32>, Vec<f32>) {
-    let inp = inputs(seed, conditional, 20_000.0);
-    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    (f(&inp.real), inp.labels.clone(), f(&inp.z), f(&inp.alpha))
-}
-
-fn train_a_little(threads: usize) -> CpuGan {
-    let kind = ModelKind::Cscgan { n_classes: K, critic: ConditionalCritic::PerClassOutput };
-    let mut gan = CpuGan::new(tiny(kind, 20_000.0), OptimizerConfig::default(), 42, threads).unwrap();
-    for step in 0..3 {
-        for c in 0..5 {
-            let (real, labels, z, alpha) = tiny_f32_batch(100 + 10 * step + c, true);
-            let s = gan.critic_step(
-                &CriticBatch {
-                    real: &real,
-                    labels: &labels,
-                    z: &z,
-                    alpha: &alpha,
-                    penalty_weight: 1.0,
-                    real_depth: &[],
-                },
-                1e-3,
-            );
-            assert!(s.loss.is_finite());
-        }
-        let (_, labels, z, _) = tiny_f32_batch(200 + step, true);
-        assert!(gan.generator_step(&z, &labels, 1e-3).is_finite());
-    }
-    gan
-}
-
-#[test]
-fn same_seed_same_parameters() {
-    for threads in [1, 2] {
-        let a = train_a_little(threads);
-        let b = train_a_little(threads);
-        assert_eq!(a.parameters(), b.parameters());
-        assert_eq!(a.state(), b.state());
-        let fresh = CpuGan::new(a.config().clone(), OptimizerConfig::default(), 42, threads).unwrap();
-        assert_ne!(a.parameters(), fresh.parameters(), "training changed nothing");
-    }
-}
-
-#[test]
-fn generation_sums_to_library_size_and_uses_running_statistics() {
-    let mut gan = train_a_little(1);
-    let state = gan.state();
-    let mean1 = state.iter().find(|t| t.name == "generator.bn1.running_mean").unwrap();
-    assert!(mean1.data.iter().any(|&m| m != 0.0), "running means never updated");
-    let (_, _, z, _) = tiny_f32_batch(999, true);
-    let labels = vec![0, 1, 2, 1];
-    let mut out = vec![0.0_f32; B * G];
-    gan.generate(&z, &labels, &mut out);
-    for row in out.chunks(G) {
-        let s: f32 = row.iter().sum();
-        assert!((s - 20_000.0).abs() < 0.05, "row sums to {s}");
-        assert!(row.iter().all(|&x| x >= 0.0));
-    }
-    // inference mode: a cell does not depend on the rest of the batch
-    let mut one = vec![0.0_f32; G];
-    gan.generate(&z[..L], &labels[..1], &mut one);
-    assert_eq!(&one[..], &out[..G]);
-    // and it does depend on the running statistics
-    let mut changed = state.clone();
-    for t in changed.iter_mut().filter(|t| t.name.ends_with("running_mean")) {
-        t.data.iter_mut().for_each(|m| *m += 0.5);
-    }
-    gan.load_state(&changed).unwrap();
-    let mut other = vec![0.0_f32; B * G];
-    gan.generate(&z, &labels, &mut other);
-    assert_ne!(other, out);
-    // state round trip
-    gan.load_state(&state).unwrap();
-    assert_eq!(gan.state(), state);
-}
-
-#[test]
-fn loading_checks_names_and_shapes() {
-    let mut gan = train_a_little(1);
-    let mut params = gan.parameters();
-    assert!(gan.load_parameters(&params).is_ok());
-    params[3].shape = vec![1, 2];
-    let err = gan.load_parameters(&params).unwrap_err().to_string();
-    assert!(err.contains(&params[3].name), "{err}");
-    let mut params = gan.parameters();
-    let removed = params.remove(0);
-    let err = gan.load_parameters(&params).unwrap_err().to_string();
-    assert!(err.contains(&removed.name) && err.contains("missing"), "{err}");
-    let mut state = gan.state();
-    let step = state.iter_mut().find(|t| t.name == "optim.critic.step").unwrap();
-    assert_eq!(step.data, vec![15.0]);
-    step.data[0] = 2.5;
-    assert!(gan.load_state(&state).unwrap_err().to_string().contains("optim.critic.step"));
 }

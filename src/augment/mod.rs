@@ -419,7 +419,7 @@ impl Run<'_> {
         hash_matrix(&downsampled.x, &mut hasher);
         let labels: Vec<u32> = self.keep.iter().map(|&i| self.codes[i]).collect();
         let lognorm = log_normalize(&downsampled.x, TARGET_SUM);
-        let pca = fit_pca(&lognorm, params.n_components, self.seed)?;
+        let pca = fit_pca(&lognorm, params.n_components, self.seed).map_err(|e| e.in_file(&self.train.display_path()))?;
         let dim = pca.n_components();
         let pcs = project(&pca, &lognorm);
         pcs.iter().for_each(|v| v.to_bits().hash(&mut hasher));

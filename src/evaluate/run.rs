@@ -275,7 +275,8 @@ pub fn evaluate_detailed(
     };
     let fit_rows = &fit_rows[..fit_rows.len().min(prepare::MAX_PCA_FIT_CELLS)];
     let fit_cells = Side::new(fit_matrix, fit_rows, fit_columns, None)?;
-    let pca = fit_pca(&fit_cells.lognorm, params.n_components, params.seed)?;
+    let pca = fit_pca(&fit_cells.lognorm, params.n_components, params.seed)
+        .map_err(|e| e.in_file(&fit_matrix.display_path()))?;
     drop(fit_cells);
     let dim = pca.n_components();
 

@@ -148,7 +148,7 @@ pub fn write_report(folder: &Path, input: &ReportInput) -> Result<PathBuf> {
     let data = prepare::Prepared::new(input)?;
 
     let (tsne, others) = rayon::join(
-        || embed::section(&data, input.seed),
+        || embed::section(&data, input.seed).map_err(|e| e.in_file(&input.real.display_path())),
         || -> Result<Vec<Section>> {
             let mut sections = vec![violin::section(&data)?, plots::cell_statistics_section(&data, input.metrics)?];
             if let Some(run) = input.run_folder {

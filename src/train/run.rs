@@ -85,10 +85,12 @@ pub struct DataDescription {
 
 impl DataDescription {
     /// Checks the description against the model of `model` (`path` is the data.json it was read from): one gene
-    /// per generator output; one name, proportion and pool of library sizes per class (and for cscGAN as many
-    /// classes as the model has); proportions that are fractions adding up to 1; library sizes that are
-    /// non-negative numbers. scgan writes data.json so; one edited by hand or by another program would otherwise
-    /// make generation index past its lists or allocate as many cells as a stray proportion asks for.
+    /// per generator output, no gene twice; one name, proportion and pool of library sizes per class (and for
+    /// cscGAN as many classes as the model has); proportions that are fractions adding up to 1; pools that are not
+    /// empty and hold positive library sizes. scgan writes data.json so; one edited by hand or by another program
+    /// would otherwise make generation index past its lists, allocate as many cells as a stray proportion asks
+    /// for, give a class whose pool is empty the model's library size instead of real ones, or write a file whose
+    /// genes cannot be told apart.
     pub fn check(&self, path: &Path, model: &ModelConfig) -> Result<()> {
         let refuse = |field: &str, message: String| Err(Error::format(path, field, message));
         if self.genes.len() != model.n_genes {
@@ -96,6 +98,15 @@ impl DataDescription {
                 "genes",
                 format!("lists {} genes, but the model in config.json has {}", self.genes.len(), model.n_genes),
             );
+        }
+        let mut first_at = HashMap::with_capacity(self.genes.len());
+        for (j, gene) in self.genes.iter().enumerate() {
+            if let Some(first) = first_at.insert(gene.as_str(), j) {
+                return refuse(
+                    "genes",
+                    format!("lists gene '{gene}' twice (entries {first} and {j}); expected every gene once"),
+                );
+            }
         }
         let n_classes = self.classes.len();
         if model.n_classes() > 0 && n_classes != model.n_classes() {
@@ -122,11 +133,22 @@ impl DataDescription {
         if n_classes > 0 && (sum - 1.0).abs() > 1e-6 {
             return refuse("class_proportions", format!("add up to {sum}; expected 1"));
         }
-        for (k, pool) in self.library_sizes.iter().enumerate() {
-            if let Some(size) = pool.iter().find(|s| !(**s >= 0.0 && s.is_finite())) {
+        // Generation draws each cell's library size from its class's pool (every pool together for scGAN).
+        for (k, (pool, class)) in self.library_sizes.iter().zip(&self.classes).enumerate() {
+            let field = format!("library_sizes[{k}]");
+            if pool.is_empty() {
                 return refuse(
-                    &format!("library_sizes[{k}]"),
-                    format!("holds {size}; expected total counts (non-negative numbers)"),
+                    &field,
+                    format!(
+                        "class '{class}' has no library sizes; expected the total counts of its training cells, \
+                         which generated cells of the class draw theirs from"
+                    ),
+                );
+            }
+            if let Some(size) = pool.iter().find(|s| !(**s > 0.0 && s.is_finite())) {
+                return refuse(
+                    &field,
+                    format!("class '{class}' holds {size}; expected the total counts of its training cells (positive)"),
                 );
             }
         }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod tiny;
 pub mod training;
 
 use scgan::{Column, CountMatrix, CsrMatrix, Frame};
