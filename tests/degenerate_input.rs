@@ -287,10 +287,10 @@ fn a_label_column_of_per_cell_numbers_is_warned_about() {
     assert!(output.status.success() && !String::from_utf8_lossy(&output.stderr).contains("distinct values"));
 }
 
-/// One training cell (the input's own split column marks only one) reached the validation figure's PCA, whose
-/// refusal named the placeholder "data" instead of the file.
+/// One training cell (the input's own split column marks only one) is refused before training, naming the file and
+/// the split column. (It reached the validation figure's PCA, whose refusal named the placeholder "data".)
 #[test]
-fn the_validation_pca_names_the_file() {
+fn one_training_cell_is_refused_naming_the_split_column() {
     let dir = tempfile::tempdir().unwrap();
     let mut matrix = small_counts(60, 30);
     let split: Vec<&str> = (0..60).map(|i| if i == 0 { "train" } else { "validation" }).collect();
@@ -298,6 +298,6 @@ fn the_validation_pca_names_the_file() {
     let input = h5ad_of(dir.path(), "one_train.h5ad", &matrix);
     let run = dir.path().join("run");
     let output = train(&input, &run, &["--steps", "2", "--validation-every", "1"]);
-    assert_clean_failure(&output, &["one_train.h5ad: PCA", "the matrix is 1 x 30"]);
+    assert_clean_failure(&output, &["one_train.h5ad", "obs['split']", "only one cell is marked \"train\""]);
     assert!(!run.exists(), "a refused run left its folder");
 }

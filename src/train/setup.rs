@@ -145,8 +145,15 @@ pub fn prepare_data(
         (0..matrix.n_cells()).filter(|&i| parts[i].as_deref() == Some(part) && !labels[i].is_empty()).collect()
     };
     let (train_rows, validation_rows) = (rows_of("train"), rows_of("validation"));
-    if train_rows.is_empty() {
-        return Err(Error::invalid_data(input, "obs['split']", "no cells are marked \"train\""));
+    // One cell is no distribution to learn, and the validation figure's projection (fitted on the training cells)
+    // needs two: refused here, where the message can say which column to fix.
+    if train_rows.len() < 2 {
+        let marked = if train_rows.is_empty() { "no cells are" } else { "only one cell is" };
+        return Err(Error::invalid_data(
+            input,
+            "obs['split']",
+            format!("{marked} marked \"train\" (with a cell type); training needs at least 2"),
+        ));
     }
     // A cell without counts cannot be normalised, and its library size of 0 would be drawn for generated cells,
     // whose counts are then normalised by a total of 0: the losses turn NaN at the first step, which reads as
