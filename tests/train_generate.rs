@@ -129,6 +129,19 @@ fn count_noise_is_chosen_on_validation_cells_and_generation_uses_it() {
     let chosen: HashMap<u64, f64> = logged(&log, "validation_count_noise").into_iter().collect();
     assert_eq!(chosen.len(), 2, "{log}");
     assert!(chosen.values().all(|noise| COUNT_NOISE_CHOICES.contains(noise)), "{log}");
+    // every check logs the figures it chose from, one per noise, and the chosen noise's are the ones logged
+    for line in log.lines().filter(|line| line.contains("validation_count_noise")) {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        let by_noise = |field: &str| -> Vec<f64> {
+            entry[field].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+        };
+        let (knn, mmd) = (by_noise("validation_knn_auroc_by_noise"), by_noise("validation_mmd_by_noise"));
+        assert_eq!((knn.len(), mmd.len()), (COUNT_NOISE_CHOICES.len(), COUNT_NOISE_CHOICES.len()), "{line}");
+        let k = COUNT_NOISE_CHOICES.iter().position(|&n| n == entry["validation_count_noise"].as_f64().unwrap());
+        let k = k.unwrap();
+        assert_eq!(knn[k], entry["validation_knn_auroc"].as_f64().unwrap(), "{line}");
+        assert_eq!(mmd[k], entry["validation_mmd"].as_f64().unwrap(), "{line}");
+    }
     let (_, metadata) = load_tensors(&run.join("model.safetensors")).unwrap();
     let step: u64 = metadata["step"].parse().unwrap();
     let saved: f64 = metadata["count_noise"].parse().unwrap();

@@ -567,6 +567,8 @@ pub fn train(
             validation_knn_auroc: None,
             validation_mmd: None,
             validation_count_noise: None,
+            validation_knn_auroc_by_noise: None,
+            validation_mmd_by_noise: None,
         };
         if !critic.loss.is_finite() || !generator_loss.is_finite() {
             write_log(&mut log, run, &entry)?;
@@ -603,7 +605,12 @@ pub fn train(
         };
         if let (Some(validator), true) = (&validator, validate) {
             let generation_model: &mut dyn GanBackend = averaged.as_deref_mut().unwrap_or(&mut *model);
-            let score = validator.score(generation_model);
+            let figures = validator.score_each_noise(generation_model);
+            let score = validation::choose_count_noise(&figures, validator.n_cells());
+            if figures.len() > 1 {
+                entry.validation_knn_auroc_by_noise = Some(figures.iter().map(|f| f.knn_auroc).collect());
+                entry.validation_mmd_by_noise = Some(figures.iter().map(|f| f.mmd).collect());
+            }
             entry.validation_knn_auroc = Some(score.knn_auroc);
             entry.validation_mmd = Some(score.mmd);
             entry.validation_count_noise = Some(score.count_noise);

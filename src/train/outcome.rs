@@ -40,6 +40,15 @@ pub struct LogEntry {
     /// noise within one standard error of the lowest figure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_count_noise: Option<f64>,
+    /// The validation kNN AUROC at every count noise compared (those of
+    /// [`super::validation::COUNT_NOISE_CHOICES`], lowest first; only with rescaled counts), which the choice above
+    /// was made from: kept so that other rules for the choice can be tried on finished runs, at every check and
+    /// not only on the saved model (BENCHMARKS.md, Session 18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_knn_auroc_by_noise: Option<Vec<f64>>,
+    /// The validation MMD² at every count noise compared, as `validation_knn_auroc_by_noise`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_mmd_by_noise: Option<Vec<f64>>,
 }
 
 /// What [`super::train`] reports when it stops.
