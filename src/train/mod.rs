@@ -410,10 +410,12 @@ pub fn train(
         })
         .collect();
 
-    // Library sizes of the training cells of every class, which rounded generated cells of that class draw from.
+    // Library sizes of the training cells of every class, which rounded generated cells of that class draw from
+    // (and by which the library input standardises the sizes it reads).
+    let class_library_sizes = data.train.library_sizes_by_class(data.class_proportions.len());
     let library_pools: Vec<Vec<f32>> = if params.critic_counts != CriticCounts::Profiles {
-        let pools = data.train.library_sizes_by_class(data.class_proportions.len());
-        pools.iter().map(|pool| pool.iter().map(|&size| size as f32 / config.library_size).collect()).collect()
+        let to_scale = |pool: &Vec<f64>| pool.iter().map(|&size| size as f32 / config.library_size).collect();
+        class_library_sizes.iter().map(to_scale).collect()
     } else {
         Vec::new()
     };
@@ -426,8 +428,7 @@ pub fn train(
     let by_kept_total = count_draw != CountDraw::Round;
     // With --library-input the generator reads the library size each cell's counts are made at.
     let library_input = params.library_input.then(|| {
-        let pools = data.train.library_sizes_by_class(data.class_proportions.len());
-        LibraryInput::new(&pools.iter().map(Vec::as_slice).collect::<Vec<_>>(), conditional)
+        LibraryInput::new(&class_library_sizes.iter().map(Vec::as_slice).collect::<Vec<_>>(), conditional)
     });
     let set_rounding = |model: &mut dyn GanBackend, labels: &[u32], z: &mut [f32], rng: &mut ChaCha8Rng| {
         if library_pools.is_empty() {
