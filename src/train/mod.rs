@@ -427,9 +427,9 @@ pub fn train(
     // Thinned real cells are normalised as the generated cells are: by the drawn total for drawn counts.
     let by_kept_total = count_draw != CountDraw::Round;
     // With --library-input the generator reads the library size each cell's counts are made at.
-    let library_input = params.library_input.then(|| {
-        LibraryInput::new(&class_library_sizes.iter().map(Vec::as_slice).collect::<Vec<_>>(), conditional)
-    });
+    let library_input = params
+        .library_input
+        .then(|| LibraryInput::new(&class_library_sizes.iter().map(Vec::as_slice).collect::<Vec<_>>(), conditional));
     let set_rounding = |model: &mut dyn GanBackend, labels: &[u32], z: &mut [f32], rng: &mut ChaCha8Rng| {
         if library_pools.is_empty() {
             return;
