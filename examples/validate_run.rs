@@ -1,4 +1,5 @@
-//! The validation figures of a run's saved model at every count noise, as training computes them.
+//! The validation figures of a run's saved model at every count noise, as training computes them: the kNN AUROC,
+//! the MMD² and the spread that chooses the noise (with the most it may be, and the noise it chooses).
 //!
 //!     cargo run --release --example validate_run -- RUN_FOLDER [SEED ...]
 //!
@@ -9,7 +10,8 @@
 //!
 //! Works on a copy of the run: it is opened as `scgan train --resume` opens it (which truncates the log to the
 //! checkpoint and rewrites config.json).
-use scgan::train::{run::load_model, setup, validation::Validator};
+use scgan::train::validation::{choose_count_noise, Validator};
+use scgan::train::{run::load_model, setup};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -33,17 +35,21 @@ fn main() -> anyhow::Result<()> {
     for seed in if seeds.is_empty() { vec![training_seed] } else { seeds } {
         let mut params = session.config.train.clone();
         params.seed = seed;
-        let validator = Validator::new(
-            &session.data.train,
-            &reference,
-            config.latent_dim,
-            config.library_size,
-            &params,
-        )?;
-        for figure in validator.score_each_noise(session.model.as_mut()) {
+        let validator =
+            Validator::new(&session.data.train, &reference, config.latent_dim, config.library_size, &params)?;
+        let figures = validator.score_each_noise(session.model.as_mut());
+        let chosen = choose_count_noise(&figures, validator.spread_tolerance()).count_noise;
+        for figure in figures {
             println!(
-                "{folder}\tstep {}\tseed {seed}\tcount noise {:.2}\tkNN AUROC {:.4}\tMMD {:.5}",
-                saved.step, figure.count_noise, figure.knn_auroc, figure.mmd
+                "{folder}\tstep {}\tseed {seed}\tcount noise {:.2}\tkNN AUROC {:.4}\tMMD {:.5}\tspread {:.4} \
+                 (at most {:.4}){}",
+                saved.step,
+                figure.count_noise,
+                figure.knn_auroc,
+                figure.mmd,
+                figure.spread_ratio,
+                1.0 + validator.spread_tolerance(),
+                if figure.count_noise == chosen { "\tchosen" } else { "" }
             );
         }
     }

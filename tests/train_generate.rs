@@ -136,7 +136,10 @@ fn count_noise_is_chosen_on_validation_cells_and_generation_uses_it() {
             entry[field].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
         };
         let (knn, mmd) = (by_noise("validation_knn_auroc_by_noise"), by_noise("validation_mmd_by_noise"));
+        let spread = by_noise("validation_spread_by_noise");
         assert_eq!((knn.len(), mmd.len()), (COUNT_NOISE_CHOICES.len(), COUNT_NOISE_CHOICES.len()), "{line}");
+        assert_eq!(spread.len(), COUNT_NOISE_CHOICES.len(), "{line}");
+        assert!(spread.iter().all(|&ratio| ratio > 0.0 && ratio.is_finite()), "{line}");
         let k = COUNT_NOISE_CHOICES.iter().position(|&n| n == entry["validation_count_noise"].as_f64().unwrap());
         let k = k.unwrap();
         assert_eq!(knn[k], entry["validation_knn_auroc"].as_f64().unwrap(), "{line}");

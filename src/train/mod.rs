@@ -570,6 +570,7 @@ pub fn train(
             validation_count_noise: None,
             validation_knn_auroc_by_noise: None,
             validation_mmd_by_noise: None,
+            validation_spread_by_noise: None,
         };
         if !critic.loss.is_finite() || !generator_loss.is_finite() {
             write_log(&mut log, run, &entry)?;
@@ -607,10 +608,11 @@ pub fn train(
         if let (Some(validator), true) = (&validator, validate) {
             let generation_model: &mut dyn GanBackend = averaged.as_deref_mut().unwrap_or(&mut *model);
             let figures = validator.score_each_noise(generation_model);
-            let score = validation::choose_count_noise(&figures, validator.n_cells());
+            let score = validation::choose_count_noise(&figures, validator.spread_tolerance());
             if figures.len() > 1 {
                 entry.validation_knn_auroc_by_noise = Some(figures.iter().map(|f| f.knn_auroc).collect());
                 entry.validation_mmd_by_noise = Some(figures.iter().map(|f| f.mmd).collect());
+                entry.validation_spread_by_noise = Some(figures.iter().map(|f| f.spread_ratio).collect());
             }
             entry.validation_knn_auroc = Some(score.knn_auroc);
             entry.validation_mmd = Some(score.mmd);

@@ -37,7 +37,7 @@ pub struct LogEntry {
     pub validation_mmd: Option<f64>,
     /// The count noise the two validation figures are at: the one of
     /// [`super::validation::COUNT_NOISE_CHOICES`] that [`super::validation::choose_count_noise`] chose (the least
-    /// noise within one standard error of the lowest figure).
+    /// noise whose cells are not clearly more spread out than the validation cells).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_count_noise: Option<f64>,
     /// The validation kNN AUROC at every count noise compared (those of
@@ -49,6 +49,10 @@ pub struct LogEntry {
     /// The validation MMD² at every count noise compared, as `validation_knn_auroc_by_noise`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_mmd_by_noise: Option<Vec<f64>>,
+    /// The generated cells' spread over the validation cells' at every count noise compared
+    /// ([`super::validation::ValidationScore::spread_ratio`]), which the choice is made by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_spread_by_noise: Option<Vec<f64>>,
 }
 
 /// What [`super::train`] reports when it stops.
