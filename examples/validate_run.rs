@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
         for figure in figures {
             println!(
                 "{folder}\tstep {}\tseed {seed}\tcount noise {:.2}\tkNN AUROC {:.4}\tMMD {:.5}\tspread {:.4} \
-                 (at most {:.4}){}",
+                 (noise when above {:.4}){}",
                 saved.step,
                 figure.count_noise,
                 figure.knn_auroc,

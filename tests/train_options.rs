@@ -208,15 +208,19 @@ fn critic_counts_choose_what_the_critic_sees_and_older_runs_keep_theirs() {
 
 /// `--critic-depth true` (the critic reads each cell's library size): recorded in `config.json` and the model's,
 /// adds `critic.depth.weight` to the model, changes training, resumes exactly, generates, and is refused without
-/// the library input (whose drawn sizes are the generated cells' depths) or when a resume would change it.
+/// the library input (whose drawn sizes are the generated cells' depths) or when a resume would change it. It is
+/// the default preset's, and a new run without the library input does without it.
 #[test]
 fn critic_depth_is_recorded_resumed_exactly_and_refused_without_library_input() {
     let dir = tempfile::tempdir().unwrap();
-    let plain = ["--library-input", "true", "--seed", "5", "--cooldown", "0"];
-    let depth = [&plain[..], &["--critic-depth", "true"]].concat();
+    let base = ["--library-input", "true", "--seed", "5", "--cooldown", "0"];
+    let plain = [&base[..], &["--critic-depth", "false"]].concat();
+    let depth = [&base[..], &["--critic-depth", "true"]].concat();
     let (straight, without) = resumes_exactly_and_changes_training(dir.path(), 12, &depth, &plain);
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(straight.join("config.json")).unwrap()).unwrap();
+    let config_of = |run: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap()
+    };
+    let config = config_of(&straight);
     assert_eq!(config["train"]["critic_depth"], true);
     assert_eq!(config["model"]["critic_depth"], true);
     let count = |run: &Path| tensors(run.join("model.safetensors")).iter().map(|t| t.data.len()).sum::<usize>();
@@ -226,6 +230,13 @@ fn critic_depth_is_recorded_resumed_exactly_and_refused_without_library_input() 
     ok(scgan(&["generate", straight.to_str().unwrap(), "--n", "50", "--out", out.to_str().unwrap()]));
     let cells = io::read(&out, &Default::default()).unwrap();
     assert!(cells.x.row_sums().iter().all(|&size| size > 0.0 && size.fract() == 0.0));
+
+    let by_default = dir.path().join("default");
+    ok(train(&by_default, &["--steps", "2"]));
+    assert_eq!(config_of(&by_default)["train"]["critic_depth"], true);
+    let no_input = dir.path().join("no-input");
+    ok(train(&no_input, &["--steps", "2", "--library-input", "false"]));
+    assert_eq!(config_of(&no_input)["train"]["critic_depth"], false);
 
     let args = ["--steps", "2", "--library-input", "false", "--critic-depth", "true"];
     assert_clean_failure(&train(&dir.path().join("refused"), &args), &["--critic-depth", "--library-input"]);

@@ -253,6 +253,10 @@ impl TrainArgs {
         }
         if let Some(critic_depth) = self.critic_depth {
             params.critic_depth = critic_depth;
+        } else if !params.library_input && self.resume.is_none() {
+            // the depth the critic reads is the size drawn for the library input: a new run without the input (asked
+            // for, or turned off above) does without it rather than failing
+            params.critic_depth = false;
         }
         if let Some(widths) = &self.generator_layers {
             params.generator_layers = widths.clone();

@@ -6,7 +6,8 @@
 //! 20,000, the learning rate starts 3x higher and falls linearly to zero over the last 40% of the budget
 //! (`--cooldown 0.4`), the critic sees the generated cells rounded to counts at real library sizes
 //! (`--critic-counts rounded`), as `scgan generate` delivers them, each generated cell's library size is drawn
-//! first and given to the generator (`--library-input true`), and on CPUs with AMX-BF16 the matrix products are
+//! first and given to the generator (`--library-input true`), the critic reads each cell's depth beside its values
+//! (`--critic-depth true`), and on CPUs with AMX-BF16 the matrix products are
 //! bf16 with f32 sums (`--precision bf16`: 1.5-2x the steps per minute). Every setting is recorded in the run's
 //! `config.json`, and each one is a flag of `scgan train`.
 
@@ -29,8 +30,8 @@ pub fn named(name: &str) -> Option<TrainParams> {
 }
 
 /// The default settings: the paper's, with the critic on the log scale, a higher learning rate with a cooldown at
-/// the end of the budget, count rounding at library sizes the generator is given, and bf16 products where the CPU
-/// has AMX-BF16 (f32 elsewhere).
+/// the end of the budget, count rounding at library sizes the generator is given, a critic that reads each cell's
+/// depth, and bf16 products where the CPU has AMX-BF16 (f32 elsewhere).
 pub fn default() -> TrainParams {
     TrainParams {
         critic_input: CriticInput::Log1p,
@@ -39,6 +40,7 @@ pub fn default() -> TrainParams {
         cooldown: 0.4,
         critic_counts: CriticCounts::Rounded,
         library_input: true,
+        critic_depth: true,
         precision: if crate::engine::bf16_available() { Precision::Bf16 } else { Precision::F32 },
         ..TrainParams::paper()
     }
@@ -55,6 +57,7 @@ mod tests {
         assert_eq!(TrainParams::paper().generator_average, None);
         assert_eq!(TrainParams::paper().critic_counts, CriticCounts::Profiles);
         assert!(!TrainParams::paper().library_input && default().library_input);
+        assert!(!TrainParams::paper().critic_depth && default().critic_depth);
         default().check().unwrap();
         for name in NAMES {
             assert!(named(name).is_some(), "{name}");
