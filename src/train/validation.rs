@@ -131,7 +131,7 @@ pub fn record(
 pub fn choose_count_noise(figures: &[ValidationScore], tolerance: f64) -> ValidationScore {
     assert!(!figures.is_empty(), "no figures to choose from");
     let without = figures[0];
-    if !(without.spread_ratio > 1.0 + tolerance) {
+    if without.spread_ratio.is_nan() || without.spread_ratio <= 1.0 + tolerance {
         return without;
     }
     let halfway = (1.0 + without.spread_ratio) / 2.0;
