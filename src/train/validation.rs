@@ -120,7 +120,7 @@ pub fn record(
 /// are spread as real ones are does not. Why halfway: the excess is between the cell types (their mean cells too far
 /// apart) while the noise narrows each type as well, so the test figures were best with the noise that closes about
 /// half of it, not all: on mouse_bladder, cells 8-12% more spread out than the validation cells without noise, the
-/// best test figures came at 25% (spread 1.04-1.07) and not at 50% (0.98-1.01), in four runs; on pbmc_facs_2k the
+/// best test figures came at 25% (spread 1.04-1.07) and not at 50% (0.98-1.01), in three runs; on pbmc_facs_2k the
 /// cells were within 2% without noise, where every noise made the test figures worse (BENCHMARKS.md, Session 19).
 /// The spread of a few hundred cells is a far steadier figure than the kNN AUROC this rule replaced, whose standard
 /// error (~0.023) was as large as the differences between noises (Session 18).
