@@ -26,11 +26,12 @@ fn train_then_generate_counts_of_chosen_types() {
     ] {
         assert!(run.join(file).exists(), "{file} missing");
     }
-    // model.safetensors holds the trainable parameters and nothing else: SPEC's count for cscGAN.
+    // model.safetensors holds the trainable parameters and nothing else: SPEC's count for cscGAN, and the default
+    // preset's depth weights (`critic.depth.weight`, one per unit of the critic's first layer).
     let (genes, classes) = (300usize, 10usize);
     let parameters = tensors(run.join("model.safetensors"));
     let count: usize = parameters.iter().map(|t| t.data.len()).sum();
-    assert_eq!(count, 1_345_280 + 3_841 * classes + 2_049 * genes);
+    assert_eq!(count, 1_345_280 + 3_841 * classes + 2_049 * genes + 1_024);
     let names: HashSet<&str> = parameters.iter().map(|t| t.name.as_str()).collect();
     assert!(names.contains("generator.dense1.weight") && names.contains("critic.out.weight"), "{names:?}");
     let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
@@ -364,7 +365,7 @@ fn unconditional_scgan_and_refusals() {
     let run = dir.path().join("run");
     ok(train(&run, &["--steps", "3", "--model", "scgan"]));
     let count: usize = tensors(run.join("model.safetensors")).iter().map(|t| t.data.len()).sum();
-    assert_eq!(count, 1_349_121 + 2_049 * 300);
+    assert_eq!(count, 1_349_121 + 2_049 * 300 + 1_024, "SPEC's scGAN and the default preset's depth weights");
     let out = dir.path().join("g.h5ad");
     ok(scgan(&["generate", run.to_str().unwrap(), "--n", "10", "--out", out.to_str().unwrap()]));
     assert!(io::read(&out, &Default::default()).unwrap().obs.get("cell_type").is_none());
