@@ -32,13 +32,8 @@ pub struct Spread {
 impl Spread {
     /// Of `values`.
     pub fn of(values: &[f64]) -> Spread {
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n.max(1.0);
-        let sd = if values.len() > 1 {
-            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-        } else {
-            0.0
-        };
+        // of no values: zeros, as this always gave (mean_sd gives NaN)
+        let (mean, sd) = if values.is_empty() { (0.0, 0.0) } else { crate::evaluate::stats::mean_sd(values) };
         Spread { mean, sd }
     }
 }

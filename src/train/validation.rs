@@ -205,9 +205,8 @@ pub fn total_variance(scores: &[f64], dim: usize) -> (f64, f64) {
     }
     let squared: Vec<f64> =
         scores.chunks_exact(dim).map(|row| row.iter().zip(&mean).map(|(v, m)| (v - m).powi(2)).sum()).collect();
-    let total = squared.iter().sum::<f64>() / n as f64;
-    let variance = squared.iter().map(|d| (d - total).powi(2)).sum::<f64>() / (n - 1) as f64;
-    (total, variance.sqrt() / (n as f64).sqrt() / total)
+    let (total, sd) = crate::evaluate::stats::mean_sd(&squared);
+    (total, sd / (n as f64).sqrt() / total)
 }
 
 impl Validator {
