@@ -1,5 +1,6 @@
 //! The validation figures of a run's saved model at every count noise, as training computes them: the kNN AUROC,
-//! the MMD² and the spread that chooses the noise (with the most it may be, and the noise it chooses).
+//! the MMD² and the spread that chooses the noise (with the spread above which noise is added, and the noise
+//! chosen).
 //!
 //!     cargo run --release --example validate_run -- RUN_FOLDER [SEED ...]
 //!

@@ -36,8 +36,9 @@ pub struct LogEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_mmd: Option<f64>,
     /// The count noise the two validation figures are at: the one of
-    /// [`super::validation::COUNT_NOISE_CHOICES`] that [`super::validation::choose_count_noise`] chose (the least
-    /// noise whose cells are not clearly more spread out than the validation cells).
+    /// [`super::validation::COUNT_NOISE_CHOICES`] that [`super::validation::choose_count_noise`] chose (none unless
+    /// the cells without noise are clearly more spread out than the validation cells; then the noise that closes
+    /// about half of the excess).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_count_noise: Option<f64>,
     /// The validation kNN AUROC at every count noise compared (those of
