@@ -45,7 +45,8 @@ def main(prefix, generated_files):
         within = sum(points[labels == t].var(0).sum() * (labels == t).sum() for t in np.unique(labels)) / len(labels)
         return total, within
 
-    test_total, test_within = spread(scores(test), test.obs["cell_type"].astype(str).values)
+    test_labels = test.obs["cell_type"].astype(str).values
+    test_total, test_within = spread(scores(test), test_labels)
     test_between = test_total - test_within
     print(f"test cells: {test_between / test_total:.3f} of the total variance is between types")
     for path in generated_files:
@@ -53,6 +54,38 @@ def main(prefix, generated_files):
         total, within = spread(scores(generated), generated.obs["cell_type"].astype(str).values)
         print(f"{path}\ttotal variance ratio {total / test_total:.4f}\twithin types {within / test_within:.4f}"
               f"\tbetween types {(total - within) / test_between:.4f}")
+    caricature(train, test, test_labels, generated_files)
+
+
+def caricature(train, test, test_labels, generated_files):
+    types = np.unique(test_labels)
+    weights = np.array([(test_labels == t).mean() for t in types])
+    train_labels = train.obs["cell_type"].astype(str).values
+    bins = [(0, 1, "peak < 1 count"), (1, 5, "1-5 counts"), (5, np.inf, "5+ counts")]
+
+    def deviations(adata, labels, genes):
+        values = log_normalized(adata[:, genes])
+        means = np.array([values[labels == t].mean(0) for t in types])
+        return means - weights @ means
+
+    def slopes(adata, labels):
+        # on the genes the cells have (the generator's are those kept in training)
+        genes = [gene for gene in adata.var_names if gene in set(train.var_names)]
+        reference, deviation = deviations(train, train_labels, genes), deviations(adata, labels, genes)
+        train_counts = sp.csr_matrix(train[:, genes].X, dtype=np.float64)
+        peak_count = np.array([np.asarray(train_counts[train_labels == t].mean(0)).ravel() for t in types]).max(0)
+
+        def slope(chosen):
+            a, b = reference[:, chosen], deviation[:, chosen]
+            return (weights[:, None] * a * b).sum() / (weights[:, None] * a * a).sum()
+        by_level = [f"{name} {slope((peak_count >= lo) & (peak_count < hi)):.3f}" for lo, hi, name in bins]
+        return f"slope {slope(np.ones(len(genes), bool)):.3f}\t" + "\t".join(by_level)
+
+    print(f"type means against the training cells'\ttest split (control)\t{slopes(test, test_labels)}")
+    for path in generated_files:
+        generated = anndata.read_h5ad(path)
+        labels = generated.obs["cell_type"].astype(str).values
+        print(f"type means against the training cells'\t{path}\t{slopes(generated, labels)}")
 
 
 if __name__ == "__main__":
