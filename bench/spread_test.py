@@ -62,6 +62,7 @@ def caricature(train, test, test_labels, generated_files):
     weights = np.array([(test_labels == t).mean() for t in types])
     train_labels = train.obs["cell_type"].astype(str).values
     bins = [(0, 1, "peak < 1 count"), (1, 5, "1-5 counts"), (5, np.inf, "5+ counts")]
+    train_genes = set(train.var_names)
 
     def deviations(adata, labels, genes):
         values = log_normalized(adata[:, genes])
@@ -70,7 +71,7 @@ def caricature(train, test, test_labels, generated_files):
 
     def slopes(adata, labels):
         # on the genes the cells have (the generator's are those kept in training)
-        genes = [gene for gene in adata.var_names if gene in set(train.var_names)]
+        genes = [gene for gene in adata.var_names if gene in train_genes]
         reference, deviation = deviations(train, train_labels, genes), deviations(adata, labels, genes)
         train_counts = sp.csr_matrix(train[:, genes].X, dtype=np.float64)
         peak_count = np.array([np.asarray(train_counts[train_labels == t].mean(0)).ravel() for t in types]).max(0)
